@@ -1,0 +1,440 @@
+// Package broker is Faultline's service broker, with Moleculer 0.15's semantics: services,
+// actions, events, contexts, a registry with load balancing, transit over a pluggable
+// transporter, and the fault-tolerance middleware stack. It never touches the wall clock,
+// timers or goroutines directly: all of that goes through the rt.Runtime it is given, so
+// the same broker runs in real time or deterministically in virtual time.
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// Broker is one node of a cluster.
+type Broker struct {
+	opts     Options
+	nodeID   string
+	rt       rt.Runtime
+	journal  *journal.Journal
+	log      *slog.Logger
+	strategy Strategy
+
+	// mu guards the registry, services and pending requests. It is never held across a
+	// runtime wait.
+	mu         sync.Mutex
+	reg        *registry
+	services   []*ServiceInstance
+	localNode  *Node
+	pending    map[string]*pendingRequest
+	pendingSeq uint64
+	infoSeq    int
+	instanceID string
+	changed    []rt.Signal // waiters for registry changes (waitForServices)
+
+	middlewares []Middleware
+	breakers    *breakerStore
+	state       brokerState
+	timers      []rt.Timer
+	stopHooks   []func()
+	cacheStats  cacheStats
+}
+
+type brokerState int
+
+const (
+	stateCreated brokerState = iota
+	stateStarting
+	stateStarted
+	stateStopped
+	stateCrashed
+)
+
+// New creates a broker. Services are added with AddService before or after Start.
+func New(opts Options) (*Broker, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("broker: Options.Runtime is required")
+	}
+	opts.setDefaults()
+	strategy, err := newStrategy(opts.Strategy, opts.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		opts: opts, nodeID: opts.NodeID, rt: opts.Runtime, journal: opts.Journal,
+		log: opts.Logger, strategy: strategy, pending: map[string]*pendingRequest{},
+	}
+	b.reg = newRegistry(b)
+	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
+	b.reg.nodes[b.nodeID] = b.localNode
+	b.instanceID = b.newID()
+	b.localNode.InstanceID = b.instanceID
+	b.middlewares = b.builtinMiddlewares()
+	return b, nil
+}
+
+// MustNew is New that panics on bad options, for tests and examples.
+func MustNew(opts Options) *Broker {
+	b, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// NodeID returns the broker's node ID.
+func (b *Broker) NodeID() string { return b.nodeID }
+
+// Namespace returns the broker's namespace.
+func (b *Broker) Namespace() string { return b.opts.Namespace }
+
+// Runtime returns the broker's runtime.
+func (b *Broker) Runtime() rt.Runtime { return b.rt }
+
+// Journal returns the broker's journal (possibly nil).
+func (b *Broker) Journal() *journal.Journal { return b.journal }
+
+// Logger returns the broker's logger.
+func (b *Broker) Logger() *slog.Logger { return b.log }
+
+// Options returns the broker's options, defaults applied.
+func (b *Broker) Options() Options { return b.opts }
+
+// Started reports whether the broker is running.
+func (b *Broker) Started() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == stateStarted
+}
+
+// Use adds a middleware inside the built-in ones (and inside those added before it). Call it
+// before adding services.
+func (b *Broker) Use(m Middleware) { b.middlewares = append(b.middlewares, m) }
+
+// AddService registers a service. Before Start it is started with the broker; after Start it
+// is started at once and announced to the cluster.
+func (b *Broker) AddService(s *Service) (*ServiceInstance, error) {
+	si, err := b.compileService(s)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	for _, other := range b.services {
+		if other.FullName == si.FullName {
+			b.mu.Unlock()
+			return nil, fmt.Errorf("service %s is already registered on %s", si.FullName, b.nodeID)
+		}
+	}
+	b.services = append(b.services, si)
+	started := b.state == stateStarted
+	b.mu.Unlock()
+	if s.Created != nil {
+		s.Created(si)
+	}
+	if started {
+		if err := b.startService(si); err != nil {
+			return nil, err
+		}
+		b.sendInfo("")
+	}
+	return si, nil
+}
+
+// MustAddService is AddService that panics on a bad schema.
+func (b *Broker) MustAddService(s *Service) *ServiceInstance {
+	si, err := b.AddService(s)
+	if err != nil {
+		panic(err)
+	}
+	return si
+}
+
+// Start connects the broker, starts its services (waiting for their dependencies), announces
+// them to the cluster and starts heartbeats. It blocks until the broker is started, so in a
+// simulation it must run inside a task.
+func (b *Broker) Start() error {
+	b.mu.Lock()
+	if b.state != stateCreated {
+		b.mu.Unlock()
+		return fmt.Errorf("broker %s: Start called twice", b.nodeID)
+	}
+	b.state = stateStarting
+	services := append([]*ServiceInstance(nil), b.services...)
+	b.mu.Unlock()
+
+	b.journal.Record(b.nodeID, journal.NodeStarted, map[string]any{"instanceID": b.instanceID})
+	if t := b.opts.Transporter; t != nil {
+		if err := t.Connect(b.nodeID, b.receive); err != nil {
+			return fmt.Errorf("broker %s: connect: %w", b.nodeID, err)
+		}
+		b.send(packet.Discover, "", &packet.DiscoverPayload{})
+	}
+	for _, si := range services {
+		if err := b.startService(si); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	b.state = stateStarted
+	b.mu.Unlock()
+	if b.opts.Transporter != nil {
+		b.sendInfo("")
+		b.startHeartbeats()
+	}
+	b.startBreakerWindow()
+	b.BroadcastLocal("$broker.started", nil)
+	return nil
+}
+
+func (b *Broker) startService(si *ServiceInstance) error {
+	if deps := si.schema.Dependencies; len(deps) > 0 {
+		b.WaitForServices(deps...)
+	}
+	if si.schema.Started != nil {
+		if err := si.schema.Started(si); err != nil {
+			return fmt.Errorf("service %s: started: %w", si.FullName, err)
+		}
+	}
+	b.mu.Lock()
+	b.registerLocal(si)
+	b.mu.Unlock()
+	b.registryChanged(true)
+	return nil
+}
+
+// registerLocal adds a started service's actions and events to the registry.
+func (b *Broker) registerLocal(si *ServiceInstance) {
+	for _, name := range sortedKeys(si.actions) {
+		d := si.actions[name]
+		ep := &Endpoint{Action: d.name, NodeID: b.nodeID, Local: true, Service: si.FullName, node: b.localNode, def: d, Timeout: d.def.Timeout}
+		ep.handler = b.wrapLocal(ep)
+		b.reg.addEndpoint(ep)
+	}
+	for _, name := range sortedKeys(si.schema.Events) {
+		e := si.schema.Events[name]
+		group := e.Group
+		if group == "" {
+			group = si.Name
+		}
+		le := &localEvent{service: si, def: e, name: name}
+		le.handler = b.wrapLocalEvent(le)
+		b.reg.events = append(b.reg.events, &eventEndpoint{pattern: name, group: group, service: si.FullName, nodeID: b.nodeID, node: b.localNode, local: le})
+	}
+	b.infoSeq++
+	b.localNode.Seq = b.infoSeq
+}
+
+// Stop stops services, says DISCONNECT to the cluster and leaves the transport.
+func (b *Broker) Stop() error {
+	b.mu.Lock()
+	if b.state != stateStarted && b.state != stateStarting {
+		b.mu.Unlock()
+		return nil
+	}
+	b.state = stateStopped
+	services := append([]*ServiceInstance(nil), b.services...)
+	b.mu.Unlock()
+
+	var errsOut []error
+	for i := len(services) - 1; i >= 0; i-- {
+		if fn := services[i].schema.Stopped; fn != nil {
+			if err := fn(services[i]); err != nil {
+				errsOut = append(errsOut, fmt.Errorf("service %s: stopped: %w", services[i].FullName, err))
+			}
+		}
+	}
+	b.BroadcastLocal("$broker.stopped", nil)
+	if t := b.opts.Transporter; t != nil {
+		b.send(packet.Disconnect, "", &packet.DisconnectPayload{})
+		_ = t.Disconnect()
+	}
+	b.halt()
+	b.journal.Record(b.nodeID, journal.NodeStopped, map[string]any{"graceful": true})
+	return errors.Join(errsOut...)
+}
+
+// Crash stops the node the way a killed process stops: no DISCONNECT, no stopped hooks, the
+// connection simply drops and everything in memory is gone. Pending calls it made fail;
+// other nodes notice only when its heartbeats stop.
+func (b *Broker) Crash() {
+	b.mu.Lock()
+	if b.state == stateCrashed || b.state == stateStopped {
+		b.mu.Unlock()
+		return
+	}
+	b.state = stateCrashed
+	b.mu.Unlock()
+	if t := b.opts.Transporter; t != nil {
+		_ = t.Disconnect()
+	}
+	b.halt()
+	b.journal.Record(b.nodeID, journal.NodeStopped, map[string]any{"graceful": false})
+}
+
+// halt stops timers and fails pending requests of a stopping node.
+func (b *Broker) halt() {
+	b.mu.Lock()
+	timers := b.timers
+	b.timers = nil
+	for _, n := range b.reg.nodes {
+		if n.lossTimer != nil {
+			n.lossTimer.Stop()
+			n.lossTimer = nil
+		}
+	}
+	hooks := b.stopHooks
+	b.stopHooks = nil
+	b.mu.Unlock()
+	for _, t := range timers {
+		t.Stop()
+	}
+	for _, h := range hooks {
+		h()
+	}
+	b.rejectPending("", nil)
+}
+
+// onStop registers cleanup run when the broker stops or crashes.
+func (b *Broker) onStop(fn func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopHooks = append(b.stopHooks, fn)
+}
+
+func (b *Broker) addTimer(t rt.Timer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.timers = append(b.timers, t)
+}
+
+// alive reports whether the broker may still act (send, serve).
+func (b *Broker) alive() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == stateStarted || b.state == stateStarting
+}
+
+// WaitForServices blocks until every named service is available somewhere in the cluster.
+func (b *Broker) WaitForServices(names ...string) {
+	for {
+		b.mu.Lock()
+		missing := b.missingServices(names)
+		var sig rt.Signal
+		if len(missing) > 0 {
+			sig = b.rt.NewSignal(fmt.Sprintf("services %v on %s", missing, b.nodeID))
+			b.changed = append(b.changed, sig)
+		}
+		b.mu.Unlock()
+		if sig == nil {
+			return
+		}
+		sig.Wait()
+	}
+}
+
+func (b *Broker) missingServices(names []string) []string {
+	have := map[string]bool{}
+	for _, n := range b.reg.nodes {
+		if !n.Available {
+			continue
+		}
+		if n.Local {
+			for _, si := range b.services {
+				if b.isRegistered(si) {
+					have[si.FullName] = true
+				}
+			}
+			continue
+		}
+		for _, s := range n.Services {
+			have[s.FullName] = true
+		}
+	}
+	var missing []string
+	for _, name := range names {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// isRegistered reports whether a local service has been started and registered.
+func (b *Broker) isRegistered(si *ServiceInstance) bool {
+	for _, name := range sortedKeys(si.actions) {
+		for _, ep := range b.reg.endpoints(name) {
+			if ep.Local {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range b.reg.events {
+		if e.local != nil && e.local.service == si {
+			return true
+		}
+	}
+	return len(si.actions) == 0 && len(si.schema.Events) == 0
+}
+
+// registryChanged wakes WaitForServices waiters and emits $services.changed.
+func (b *Broker) registryChanged(localService bool) {
+	b.mu.Lock()
+	waiters := b.changed
+	b.changed = nil
+	b.mu.Unlock()
+	for _, w := range waiters {
+		w.Fire()
+	}
+	b.BroadcastLocal("$services.changed", map[string]any{"localService": localService})
+}
+
+// Nodes returns the known nodes, in ID order (copies).
+func (b *Broker) Nodes() []Node {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Node
+	for _, n := range b.reg.sortedNodes() {
+		c := *n
+		c.lossTimer = nil
+		out = append(out, c)
+	}
+	return out
+}
+
+// Endpoints returns the endpoints of an action, as "node" IDs with their availability.
+func (b *Broker) Endpoints(action string) map[string]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]bool{}
+	for _, ep := range b.reg.endpoints(action) {
+		out[ep.NodeID] = ep.available()
+	}
+	return out
+}
+
+// Services returns the local services.
+func (b *Broker) Services() []*ServiceInstance {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*ServiceInstance(nil), b.services...)
+}
+
+// newID returns a UUID-shaped ID drawn from the runtime's random source, so IDs are
+// deterministic in a simulation.
+func (b *Broker) newID() string {
+	r := b.rt.Rand()
+	hi, lo := r.Uint64(), r.Uint64()
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, (hi>>16)&0xffff, hi&0x0fff, (lo>>48)&0x3fff|0x8000, lo&0xffffffffffff)
+}
+
+// since returns the time elapsed since t on the runtime's clock.
+func (b *Broker) since(t time.Time) time.Duration { return b.rt.Now().Sub(t) }

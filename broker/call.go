@@ -1,0 +1,312 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// attempt is one try of a call against one endpoint. It settles exactly once — with the
+// handler's result, the response, a timeout, or a rejection, whichever comes first — and
+// everything that cares (the waiting caller, the breaker, the pending-request table) hooks
+// on that single settlement.
+type attempt struct {
+	b         *Broker
+	id        string
+	timeout   time.Duration
+	startedAt time.Time
+
+	mu      sync.Mutex
+	settled bool
+	res     any
+	err     error
+	done    rt.Signal
+	hooks   []func(any, error)
+}
+
+func (b *Broker) newAttempt(ctx *Context) *attempt {
+	id := ctx.ID
+	if ctx.retries > 0 && !ctx.served {
+		// Each retry travels under its own ID, so a late answer to an abandoned attempt
+		// can never be taken for the answer to the current one.
+		id = b.newID()
+	}
+	return &attempt{b: b, id: id, startedAt: b.rt.Now()}
+}
+
+// settle records the outcome; it reports whether this call was the one that settled it.
+func (a *attempt) settle(res any, err error) bool {
+	a.mu.Lock()
+	if a.settled {
+		a.mu.Unlock()
+		return false
+	}
+	a.settled, a.res, a.err = true, res, err
+	hooks := a.hooks
+	a.hooks = nil
+	done := a.done
+	a.mu.Unlock()
+	for _, h := range hooks {
+		h(res, err)
+	}
+	if done != nil {
+		done.Fire()
+	}
+	return true
+}
+
+func (a *attempt) isSettled() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.settled
+}
+
+func (a *attempt) onSettle(fn func(any, error)) {
+	a.mu.Lock()
+	if a.settled {
+		a.mu.Unlock()
+		fn(a.res, a.err)
+		return
+	}
+	a.hooks = append(a.hooks, fn)
+	a.mu.Unlock()
+}
+
+func (a *attempt) wait(what string) {
+	a.mu.Lock()
+	if a.settled {
+		a.mu.Unlock()
+		return
+	}
+	if a.done == nil {
+		a.done = a.b.rt.NewSignal(what)
+	}
+	done := a.done
+	a.mu.Unlock()
+	done.Wait()
+}
+
+func (a *attempt) result() (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.res, a.err
+}
+
+// Call calls an action from outside any handler (a root call). It blocks until the call
+// settles, so in a simulation it must run inside a task.
+func (b *Broker) Call(action string, params any, opts ...CallOption) (any, error) {
+	o := b.buildCallOptions(opts)
+	if o.ParentCtx != nil {
+		parent := o.ParentCtx
+		o.ParentCtx = nil
+		return parent.Call(action, params, WithOptions(o))
+	}
+	ctx, err := b.newContext(nil, action, params, o)
+	if err != nil {
+		return nil, err
+	}
+	return b.callContext(ctx)
+}
+
+// toParams turns call params into an object: maps are used as they are, other values
+// (structs) go through JSON, nil is an empty object.
+func toParams(params any) (map[string]any, error) {
+	switch p := params.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return p, nil
+	}
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return nil, errs.Client("params cannot be serialized: "+err.Error(), 400, "INVALID_PARAMS", nil)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, errs.Client(fmt.Sprintf("params must be an object, not %T", params), 400, "INVALID_PARAMS", nil)
+	}
+	return m, nil
+}
+
+func (b *Broker) newContext(parent *Context, action string, params any, o CallOptions) (*Context, error) {
+	p, err := toParams(params)
+	if err != nil {
+		return nil, err
+	}
+	ctx := &Context{ID: b.newID(), Action: action, Params: p, Options: o, broker: b, NodeID: b.nodeID, Level: 1}
+	if parent != nil {
+		ctx.ParentID, ctx.RequestID, ctx.Level = parent.ID, parent.RequestID, parent.Level+1
+		if parent.Service != nil {
+			ctx.Caller = parent.Service.FullName
+		}
+		ctx.Meta = maps.Clone(parent.Meta)
+	} else {
+		ctx.RequestID = o.RequestID
+		if ctx.RequestID == "" {
+			ctx.RequestID = ctx.ID
+		}
+	}
+	if ctx.Meta == nil {
+		ctx.Meta = map[string]any{}
+	}
+	maps.Copy(ctx.Meta, o.Meta)
+	if b.opts.MaxCallLevel > 0 && ctx.Level > b.opts.MaxCallLevel {
+		return nil, errs.MaxCallLevel(b.nodeID, ctx.Level)
+	}
+	return ctx, nil
+}
+
+// callContext runs a logical call: endpoint selection, the endpoint's middleware chain,
+// retries (inside the chain), and the call's fallbackResponse. It is journaled as one
+// call.started / call.finished pair.
+func (b *Broker) callContext(ctx *Context) (any, error) {
+	start := b.rt.Now()
+	b.journal.Record(b.nodeID, journal.CallStarted, map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "requestID": ctx.RequestID, "parent": ctx.ParentID})
+	res, err := b.dispatch(ctx)
+	fellBack := false
+	if err != nil && ctx.Options.FallbackResponse != nil {
+		res, err = b.applyCallFallback(ctx, ctx.Options.FallbackResponse, err)
+		fellBack = true
+	}
+	attrs := map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "ok": err == nil, "duration": b.since(start), "retries": ctx.retries}
+	if ctx.Endpoint != nil {
+		attrs["target"] = ctx.Endpoint.NodeID
+	}
+	if fellBack {
+		attrs["fallback"] = true
+	}
+	if err != nil {
+		e := errs.From(err)
+		attrs["error"], attrs["code"] = e.Name, e.Code
+	}
+	b.journal.Record(b.nodeID, journal.CallFinished, attrs)
+	if err == nil && ctx.CachedResult {
+		// A cached result is shared: hand out a copy so callers cannot mutate the cache.
+		return res, nil
+	}
+	return res, err
+}
+
+// dispatch picks an endpoint and runs its chain. The retry middleware calls it again for
+// each retry, so every retry goes through the balancer.
+func (b *Broker) dispatch(ctx *Context) (any, error) {
+	ep, err := b.selectEndpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx.Endpoint = ep
+	ctx.NodeID = ep.NodeID // as Moleculer's ctx.setEndpoint: the caller's ctx names its target
+	if ep.Local {
+		ctx.Service = ep.def.service
+	}
+	if !ctx.served {
+		ctx.startedAt = time.Time{}
+	}
+	att := b.newAttempt(ctx)
+	ctx.attempt = att
+	res, err := ep.handler(ctx)
+	att.settle(res, err)
+	return res, err
+}
+
+// selectEndpoint applies the call's node pinning, availability (node alive, breaker not
+// open), preferLocal and the balancing strategy.
+func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	list := b.reg.actions[ctx.Action]
+	if list == nil || len(list.endpoints) == 0 {
+		return nil, errs.ServiceNotFound(ctx.Action, ctx.Options.NodeID)
+	}
+	if id := ctx.Options.NodeID; id != "" {
+		for _, ep := range list.endpoints {
+			if ep.NodeID == id {
+				if !b.endpointAvailable(ep) {
+					return nil, errs.ServiceNotAvailable(ctx.Action, id)
+				}
+				return ep, nil
+			}
+		}
+		return nil, errs.ServiceNotFound(ctx.Action, id)
+	}
+	candidates := make([]*Endpoint, 0, len(list.endpoints))
+	for _, ep := range list.endpoints {
+		if b.endpointAvailable(ep) {
+			if ep.Local && *b.opts.PreferLocal {
+				return ep, nil
+			}
+			candidates = append(candidates, ep)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, errs.ServiceNotAvailable(ctx.Action, "")
+	}
+	return b.strategy.Select(candidates, list), nil
+}
+
+func (b *Broker) endpointAvailable(ep *Endpoint) bool {
+	return ep.node.Available && (b.breakers == nil || b.breakers.allows(ep.ID()))
+}
+
+// applyCallFallback answers a failed call with its fallbackResponse.
+func (b *Broker) applyCallFallback(ctx *Context, fb any, err error) (any, error) {
+	if fn, ok := fb.(func(ctx *Context, err error) (any, error)); ok {
+		return fn(ctx, err)
+	}
+	return fb, nil
+}
+
+// wrapLocal builds a local endpoint's chain: the middlewares' LocalAction hooks around the
+// handler, the first middleware outermost.
+func (b *Broker) wrapLocal(ep *Endpoint) Handler {
+	h := b.invokeLocal(ep)
+	for i := len(b.middlewares) - 1; i >= 0; i-- {
+		if w := b.middlewares[i].LocalAction; w != nil {
+			h = w(h, ep)
+		}
+	}
+	return h
+}
+
+// wrapRemote builds the caller's side of a remote endpoint: RemoteAction hooks around the
+// request.
+func (b *Broker) wrapRemote(ep *Endpoint) Handler {
+	h := Handler(b.request)
+	for i := len(b.middlewares) - 1; i >= 0; i-- {
+		if w := b.middlewares[i].RemoteAction; w != nil {
+			h = w(h, ep)
+		}
+	}
+	return h
+}
+
+// invokeLocal runs the action's handler, turning a panic into an error so the broker keeps
+// running.
+func (b *Broker) invokeLocal(ep *Endpoint) Handler {
+	def := ep.def
+	return func(ctx *Context) (res any, err error) {
+		b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("handler panicked", "action", def.name, "panic", r)
+				res, err = nil, errs.New(fmt.Sprintf("panic in action '%s': %v", def.name, r), 500, "HANDLER_PANIC", nil)
+			}
+		}()
+		return def.def.Handler(ctx)
+	}
+}
+
+// NodeIDOfCaller returns the node the call came from: the sender of a served request, this
+// node for a local call.
+func (c *Context) NodeIDOfCaller() string {
+	if c.served {
+		return c.NodeID
+	}
+	return c.broker.nodeID
+}

@@ -1,0 +1,177 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"time"
+
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// Context is Moleculer's context: one per call or event delivery. It is also a
+// context.Context whose deadline runs on the broker's runtime clock, so handlers can watch
+// ctx.Done() — and must wait with ctx.Sleep, never time.Sleep.
+type Context struct {
+	ID        string
+	RequestID string
+	ParentID  string
+	Level     int
+	// Caller is the full name of the calling service ("" from outside a service).
+	Caller string
+	// NodeID is the node the call or event came from.
+	NodeID string
+	// Action is the called action's full name ("" for events).
+	Action string
+	// Event, EventGroups and EventBroadcast describe an event delivery.
+	Event          string
+	EventGroups    []string
+	EventBroadcast bool
+	Params         map[string]any
+	Meta           map[string]any
+	Options        CallOptions
+	// Endpoint is the endpoint chosen for this call.
+	Endpoint *Endpoint
+	// Service is the service serving the action or event, on the serving node.
+	Service *ServiceInstance
+	// CachedResult tells a handler's caller-side middlewares that the result came from the
+	// cache. It is not sent back to a remote caller.
+	CachedResult bool
+
+	broker    *Broker
+	served    bool // created from a REQ packet: the caller is another node
+	startedAt time.Time
+	deadline  time.Time
+	done      rt.Signal
+	doneTimer rt.Timer
+	attempt   *attempt
+	retries   int // retries made so far for this logical call
+	rawParams json.RawMessage
+}
+
+// Broker returns the broker the context belongs to.
+func (c *Context) Broker() *Broker { return c.broker }
+
+// Served reports whether the context was created from a request of another node.
+func (c *Context) Served() bool { return c.served }
+
+// RetryAttempts returns how many retries the logical call has made.
+func (c *Context) RetryAttempts() int { return c.retries }
+
+// RawParams returns the params as they arrived on the wire (nil for local calls). Their field
+// order is the sender's, which cache keys use.
+func (c *Context) RawParams() json.RawMessage { return c.rawParams }
+
+// Deadline implements context.Context.
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+// Done implements context.Context: closed at the deadline. In a simulation, wait with
+// ctx.Sleep or ctx.WaitDone rather than blocking on the channel.
+func (c *Context) Done() <-chan struct{} { return c.doneSignal().C() }
+
+// Err implements context.Context.
+func (c *Context) Err() error {
+	if c.done != nil && c.done.Fired() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Value implements context.Context; a broker context carries no values.
+func (c *Context) Value(any) any { return nil }
+
+func (c *Context) doneSignal() rt.Signal {
+	if c.done == nil {
+		c.done = c.broker.rt.NewSignal("deadline of " + c.Action)
+	}
+	return c.done
+}
+
+// setDeadline arms the context's deadline (the serving side of a timed call).
+func (c *Context) setDeadline(at time.Time) {
+	c.deadline = at
+	sig := c.doneSignal()
+	if c.doneTimer != nil {
+		c.doneTimer.Stop()
+	}
+	c.doneTimer = c.broker.rt.AfterFunc(at.Sub(c.broker.rt.Now()), sig.Fire)
+}
+
+// release stops the deadline timer once the handler has returned.
+func (c *Context) release() {
+	if c.doneTimer != nil {
+		c.doneTimer.Stop()
+		c.doneTimer = nil
+	}
+}
+
+// Sleep waits d on the runtime's clock, or until the context's deadline, whichever comes
+// first; it returns ctx.Err() if the deadline came first.
+func (c *Context) Sleep(d time.Duration) error {
+	if c.deadline.IsZero() {
+		c.broker.rt.Sleep(d)
+		return nil
+	}
+	wake := c.broker.rt.NewSignal("sleep in " + c.Action)
+	t := c.broker.rt.AfterFunc(d, wake.Fire)
+	c.doneSignal().OnFire(wake.Fire)
+	wake.Wait()
+	t.Stop()
+	return c.Err()
+}
+
+// WaitDone blocks until the context's deadline. A context without a deadline waits forever
+// (a hung handler, as a fault wants it).
+func (c *Context) WaitDone() error {
+	c.doneSignal().Wait()
+	return c.Err()
+}
+
+// Now returns the runtime's time.
+func (c *Context) Now() time.Time { return c.broker.rt.Now() }
+
+// Call calls an action as a nested call of this context. The nested call gets what is left
+// of this context's timeout budget; with nothing left it is not sent and fails with
+// RequestSkippedError. Meta set by the nested call merges back into this context.
+func (c *Context) Call(action string, params any, opts ...CallOption) (any, error) {
+	o := c.broker.buildCallOptions(opts)
+	if c.Options.Timeout != nil && *c.Options.Timeout > 0 && !c.startedAt.IsZero() {
+		remaining := *c.Options.Timeout - c.broker.rt.Now().Sub(c.startedAt)
+		if remaining <= 0 {
+			err := errs.RequestSkipped(action, c.broker.nodeID)
+			c.broker.journal.Record(c.broker.nodeID, journal.ReqSkipped, map[string]any{
+				"action": action, "parent": c.ID, "budget": remaining, "level": c.Level + 1})
+			if o.FallbackResponse != nil {
+				return c.broker.applyCallFallback(c, o.FallbackResponse, err)
+			}
+			return nil, err
+		}
+		if o.Timeout == nil || remaining < *o.Timeout {
+			o.Timeout = &remaining
+		}
+	}
+	child, err := c.broker.newContext(c, action, params, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.broker.callContext(child)
+	maps.Copy(c.Meta, child.Meta)
+	return res, err
+}
+
+// Emit emits an event as part of this context: delivered once per group.
+func (c *Context) Emit(event string, data any, opts ...EmitOption) error {
+	return c.broker.emit(c, event, data, false, opts)
+}
+
+// Broadcast delivers an event to every subscriber on every node.
+func (c *Context) Broadcast(event string, data any, opts ...EmitOption) error {
+	return c.broker.emit(c, event, data, true, opts)
+}
+
+// BroadcastLocal delivers an event to every subscriber on this node only.
+func (c *Context) BroadcastLocal(event string, data any, opts ...EmitOption) error {
+	return c.broker.broadcastLocal(c, event, data, opts)
+}

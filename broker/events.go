@@ -1,0 +1,258 @@
+package broker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
+)
+
+// Emit emits an event from outside a handler: delivered once per event group.
+func (b *Broker) Emit(event string, data any, opts ...EmitOption) error {
+	return b.emit(nil, event, data, false, opts)
+}
+
+// Broadcast delivers an event to every subscriber on every node.
+func (b *Broker) Broadcast(event string, data any, opts ...EmitOption) error {
+	return b.emit(nil, event, data, true, opts)
+}
+
+// BroadcastLocal delivers an event to every subscriber on this node.
+func (b *Broker) BroadcastLocal(event string, data any, opts ...EmitOption) error {
+	return b.broadcastLocal(nil, event, data, opts)
+}
+
+type eventMessage struct {
+	id, requestID, parentID, caller, sender string
+	event                                   string
+	params                                  map[string]any
+	meta                                    map[string]any
+	level                                   int
+	groups                                  []string
+	broadcast                               bool
+}
+
+func (b *Broker) newEvent(parent *Context, event string, data any, broadcast bool, opts []EmitOption) (*eventMessage, error) {
+	var o EmitOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	params, err := toParams(data)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", event, err)
+	}
+	m := &eventMessage{id: b.newID(), event: event, params: params, meta: map[string]any{}, level: 1, groups: o.Groups, broadcast: broadcast, sender: b.nodeID}
+	m.requestID = m.id
+	if parent != nil {
+		m.requestID, m.parentID, m.level = parent.RequestID, parent.ID, parent.Level+1
+		maps.Copy(m.meta, parent.Meta)
+		if parent.Service != nil {
+			m.caller = parent.Service.FullName
+		}
+	}
+	maps.Copy(m.meta, o.Meta)
+	return m, nil
+}
+
+func (b *Broker) emit(parent *Context, event string, data any, broadcast bool, opts []EmitOption) error {
+	m, err := b.newEvent(parent, event, data, broadcast, opts)
+	if err != nil {
+		return err
+	}
+	b.journal.Record(b.nodeID, journal.EventEmitted, map[string]any{"id": m.id, "event": event, "broadcast": broadcast, "groups": m.groups})
+	if broadcast {
+		for _, nodeID := range b.subscriberNodes(event, m.groups) {
+			if nodeID != b.nodeID {
+				b.sendEvent(nodeID, m, m.groups)
+			}
+		}
+		b.deliverLocal(m, m.groups)
+		return nil
+	}
+	// Emit: one endpoint per group, chosen by preferLocal and the balancer; then one packet
+	// per node carrying the groups it was chosen for.
+	perNode := b.balanceEvent(event, m.groups)
+	nodes := sortedKeys(perNode)
+	for _, nodeID := range nodes {
+		groups := perNode[nodeID]
+		if nodeID == b.nodeID {
+			b.deliverLocal(m, groups)
+		} else {
+			b.sendEvent(nodeID, m, groups)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) broadcastLocal(parent *Context, event string, data any, opts []EmitOption) error {
+	m, err := b.newEvent(parent, event, data, true, opts)
+	if err != nil {
+		return err
+	}
+	b.deliverLocal(m, m.groups)
+	return nil
+}
+
+// subscriberNodes lists the available nodes with a subscription matching the event.
+func (b *Broker) subscriberNodes(event string, groups []string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen := map[string]bool{}
+	for _, e := range b.reg.events {
+		if e.node.Available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+			seen[e.nodeID] = true
+		}
+	}
+	return sortedKeys(seen)
+}
+
+// balanceEvent picks one node per matching group and returns node → groups.
+func (b *Broker) balanceEvent(event string, groups []string) map[string][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	byGroup := map[string][]*eventEndpoint{}
+	for _, e := range b.reg.events {
+		if e.node.Available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+			byGroup[e.group] = append(byGroup[e.group], e)
+		}
+	}
+	out := map[string][]string{}
+	for _, group := range sortedKeys(byGroup) {
+		cands := byGroup[group]
+		chosen := b.pickEventEndpoint(event+"|"+group, cands)
+		out[chosen.nodeID] = append(out[chosen.nodeID], group)
+	}
+	return out
+}
+
+func (b *Broker) pickEventEndpoint(key string, cands []*eventEndpoint) *eventEndpoint {
+	if *b.opts.PreferLocal {
+		for _, c := range cands {
+			if c.nodeID == b.nodeID {
+				return c
+			}
+		}
+	}
+	// Balance with the action strategy over pseudo-endpoints, keeping a round-robin
+	// position per event and group.
+	eps := make([]*Endpoint, len(cands))
+	for i, c := range cands {
+		eps[i] = &Endpoint{NodeID: c.nodeID, node: c.node}
+	}
+	l := b.reg.eventLists[key]
+	if l == nil {
+		l = &endpointList{action: key}
+		b.reg.eventLists[key] = l
+	}
+	chosen := b.strategy.Select(eps, l)
+	for _, c := range cands {
+		if c.nodeID == chosen.NodeID {
+			return c
+		}
+	}
+	return cands[0]
+}
+
+func (b *Broker) sendEvent(nodeID string, m *eventMessage, groups []string) {
+	data, _ := jsonMarshal(m.params)
+	p := &packet.EventPayload{ID: m.id, Event: m.event, Data: data, Groups: groups, Broadcast: m.broadcast,
+		Meta: m.meta, Headers: map[string]any{}, Level: m.level, RequestID: m.requestID}
+	if m.parentID != "" {
+		p.ParentID = &m.parentID
+	}
+	if m.caller != "" {
+		p.Caller = &m.caller
+	}
+	b.send(packet.Event, nodeID, p)
+}
+
+func (b *Broker) processEvent(p *packet.EventPayload) {
+	var params map[string]any
+	if err := jsonUnmarshal(p.Data, &params); err != nil {
+		b.journal.Record(b.nodeID, journal.PacketBad, map[string]any{"type": "EVENT", "from": p.Sender, "error": "event data must be an object"})
+		return
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	m := &eventMessage{id: p.ID, event: p.Event, params: params, meta: orEmpty(p.Meta), level: p.Level, groups: p.Groups,
+		broadcast: p.Broadcast, sender: p.Sender, requestID: p.RequestID}
+	if p.ParentID != nil {
+		m.parentID = *p.ParentID
+	}
+	if p.Caller != nil {
+		m.caller = *p.Caller
+	}
+	b.deliverLocal(m, p.Groups)
+}
+
+// deliverLocal runs every local handler subscribed to the event (in the given groups, or all
+// when groups is nil), each in a task of its own.
+func (b *Broker) deliverLocal(m *eventMessage, groups []string) {
+	b.mu.Lock()
+	var targets []*eventEndpoint
+	for _, e := range b.reg.events {
+		if e.local != nil && matchEvent(m.event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+			targets = append(targets, e)
+		}
+	}
+	b.mu.Unlock()
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].service < targets[j].service })
+	for _, e := range targets {
+		ctx := &Context{ID: m.id, RequestID: m.requestID, ParentID: m.parentID, Level: m.level, Caller: m.caller,
+			NodeID: m.sender, Event: m.event, EventGroups: groups, EventBroadcast: m.broadcast,
+			Params: cloneParams(m.params), Meta: maps.Clone(m.meta), Service: e.local.service, broker: b}
+		le, group := e.local, e.group
+		b.rt.Go("event "+m.event+" in "+le.service.FullName, func() {
+			err := le.handler(ctx)
+			if m.event[0] == '$' {
+				return // internal events are not journaled: they are consequences of journaled steps
+			}
+			attrs := map[string]any{"id": m.id, "event": m.event, "service": le.service.FullName, "group": group, "from": m.sender, "ok": err == nil}
+			if err != nil {
+				attrs["error"] = errs.NameOf(err)
+			}
+			b.journal.Record(b.nodeID, journal.EventHandled, attrs)
+		})
+	}
+}
+
+// cloneParams gives each handler its own copy of an event's payload.
+func cloneParams(p map[string]any) map[string]any {
+	raw, err := jsonMarshal(p)
+	if err != nil {
+		return maps.Clone(p)
+	}
+	var out map[string]any
+	if jsonUnmarshal(raw, &out) != nil || out == nil {
+		return map[string]any{}
+	}
+	return out
+}
+
+// wrapLocalEvent builds an event handler's chain, with panic recovery innermost.
+func (b *Broker) wrapLocalEvent(le *localEvent) EventFunc {
+	h := func(ctx *Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("event handler panicked", "event", le.name, "panic", r)
+				err = errs.New(fmt.Sprintf("panic in event handler '%s': %v", le.name, r), 500, "HANDLER_PANIC", nil)
+			}
+		}()
+		return le.def.Handler(ctx)
+	}
+	info := EventEndpointInfo{Event: le.name, Group: le.def.Group, Service: le.service.FullName, Def: le.def}
+	if info.Group == "" {
+		info.Group = le.service.Name
+	}
+	for i := len(b.middlewares) - 1; i >= 0; i-- {
+		if w := b.middlewares[i].LocalEvent; w != nil {
+			h = w(h, info)
+		}
+	}
+	return h
+}

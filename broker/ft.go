@@ -1,0 +1,342 @@
+package broker
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/broker/breaker"
+	"github.com/faultline/faultline/broker/bulkhead"
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// DefaultBreakerCheck is Moleculer's default: errors with code >= 500 are failures.
+func DefaultBreakerCheck(err error) bool { return errs.CodeOf(err) >= 500 }
+
+// retryMiddleware retries failed calls on the caller, each retry a fresh trip through the
+// balancer (dispatch), after min(delay·factor^(n−1), maxDelay).
+//
+// Faultline: a call option Retries enables retrying for that call even when the policy in
+// force is disabled (Moleculer ignores it then, which surprises everyone).
+func (b *Broker) retryMiddleware() Middleware {
+	wrap := func(next Handler, ep *Endpoint) Handler {
+		policy := b.opts.Retry
+		if d := ep.Def(); d != nil && d.Retry != nil {
+			policy = policy.Merge(*d.Retry)
+		}
+		return func(ctx *Context) (any, error) {
+			if ctx.served {
+				return next(ctx)
+			}
+			res, err := next(ctx)
+			if err == nil {
+				return res, nil
+			}
+			p := policy
+			if ctx.Options.Retries != nil {
+				p.Retries, p.Enabled = *ctx.Options.Retries, true
+			}
+			again, wait := p.Next(ctx.retries+1, err)
+			if !again {
+				return res, err
+			}
+			ctx.retries++
+			b.journal.Record(b.nodeID, journal.RetryAttempt, map[string]any{
+				"call": ctx.ID, "action": ctx.Action, "retry": ctx.retries, "attempt": ctx.retries + 1,
+				"delay": wait, "error": errs.NameOf(err), "code": errs.CodeOf(err), "failedOn": ep.NodeID})
+			b.rt.Sleep(wait)
+			return b.dispatch(ctx)
+		}
+	}
+	return Middleware{Name: "Retry", LocalAction: wrap, RemoteAction: wrap}
+}
+
+// breakerStore keeps one circuit breaker per endpoint ("node:action") and drives their
+// timed transitions with runtime timers.
+type breakerStore struct {
+	b  *Broker
+	mu sync.Mutex
+	m  map[string]*endpointBreaker
+}
+
+type endpointBreaker struct {
+	id      string
+	nodeID  string
+	action  string
+	service string
+	br      *breaker.Breaker
+	check   func(error) bool
+	timer   rt.Timer
+	timerAt time.Time
+}
+
+// allows reports whether the balancer may pick the endpoint.
+func (s *breakerStore) allows(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eb := s.m[id]
+	return eb == nil || eb.br.Available()
+}
+
+// State returns the breaker state of an endpoint ("closed" when it has none).
+func (b *Broker) BreakerState(nodeID, action string) breaker.State {
+	if b.breakers == nil {
+		return breaker.Closed
+	}
+	b.breakers.mu.Lock()
+	defer b.breakers.mu.Unlock()
+	if eb := b.breakers.m[nodeID+":"+action]; eb != nil {
+		return eb.br.State()
+	}
+	return breaker.Closed
+}
+
+func (b *Broker) breakerOptions(ep *Endpoint) (breaker.Options, func(error) bool, bool) {
+	cb := b.opts.CircuitBreaker
+	o := breaker.Options{Threshold: cb.Threshold, MinRequestCount: cb.MinRequestCount, HalfOpenTime: cb.HalfOpenTime}
+	enabled, check := cb.Enabled, cb.Check
+	if d := ep.Def(); d != nil && d.CircuitBreaker != nil {
+		a := d.CircuitBreaker
+		if a.Enabled != nil {
+			enabled = *a.Enabled
+		}
+		if a.Threshold != 0 {
+			o.Threshold = a.Threshold
+		}
+		if a.MinRequestCount != 0 {
+			o.MinRequestCount = a.MinRequestCount
+		}
+		if a.HalfOpenTime != 0 {
+			o.HalfOpenTime = a.HalfOpenTime
+		}
+		if a.Check != nil {
+			check = a.Check
+		}
+	}
+	return o, check, enabled
+}
+
+// breakerMiddleware counts each attempt's outcome against its endpoint's breaker. The count
+// happens when the attempt settles, so a request that times out counts as a failure of the
+// endpoint it was sent to (Faultline; Moleculer's breaker never sees timeouts).
+func (b *Broker) breakerMiddleware() Middleware {
+	b.breakers = &breakerStore{b: b, m: map[string]*endpointBreaker{}}
+	wrap := func(next Handler, ep *Endpoint) Handler {
+		opts, check, enabled := b.breakerOptions(ep)
+		if !enabled {
+			return next
+		}
+		return func(ctx *Context) (any, error) {
+			if ctx.served {
+				return next(ctx)
+			}
+			s := b.breakers
+			s.mu.Lock()
+			eb := s.m[ep.ID()]
+			if eb == nil {
+				eb = &endpointBreaker{id: ep.ID(), nodeID: ep.NodeID, action: ep.Action, service: ep.Service, br: breaker.New(opts), check: check}
+				s.m[eb.id] = eb
+			}
+			_, trs := eb.br.Begin(b.rt.Now())
+			s.mu.Unlock()
+			s.apply(eb, trs)
+			ctx.attempt.onSettle(func(_ any, err error) {
+				failed := err != nil && eb.check(err)
+				if failed {
+					// Only errors born on that endpoint's node count: an error relayed from a
+					// deeper call on another node says nothing about this endpoint.
+					if origin := errs.From(err).NodeID; origin != "" && origin != eb.nodeID {
+						failed = false
+					}
+				}
+				s.mu.Lock()
+				var trs []breaker.Transition
+				if failed {
+					trs = eb.br.Failure(b.rt.Now())
+				} else {
+					trs = eb.br.Success(b.rt.Now())
+				}
+				s.mu.Unlock()
+				s.apply(eb, trs)
+			})
+			res, err := next(ctx)
+			ctx.attempt.settle(res, err)
+			return res, err
+		}
+	}
+	return Middleware{Name: "CircuitBreaker", LocalAction: wrap, RemoteAction: wrap}
+}
+
+// apply journals and announces transitions, and re-arms the breaker's timer.
+func (s *breakerStore) apply(eb *endpointBreaker, trs []breaker.Transition) {
+	b := s.b
+	for _, tr := range trs {
+		b.journal.Record(b.nodeID, journal.BreakerChange, map[string]any{
+			"endpoint": eb.id, "peer": eb.nodeID, "action": eb.action, "from": string(tr.From), "to": string(tr.To),
+			"failures": tr.Failures, "count": tr.Count, "rate": tr.Rate})
+		payload := map[string]any{"nodeID": eb.nodeID, "service": eb.service, "action": eb.action}
+		switch tr.To {
+		case breaker.Open:
+			payload["failures"], payload["count"], payload["rate"] = tr.Failures, tr.Count, tr.Rate
+			_ = b.Broadcast("$circuit-breaker.opened", payload)
+		case breaker.HalfOpen:
+			_ = b.Broadcast("$circuit-breaker.half-opened", payload)
+		case breaker.Closed:
+			_ = b.Broadcast("$circuit-breaker.closed", payload)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := eb.br.NextDeadline()
+	if ok && eb.timer != nil && at.Equal(eb.timerAt) {
+		return
+	}
+	if eb.timer != nil {
+		eb.timer.Stop()
+		eb.timer = nil
+	}
+	if !ok {
+		return
+	}
+	eb.timerAt = at
+	eb.timer = b.rt.AfterFunc(at.Sub(b.rt.Now()), func() {
+		s.mu.Lock()
+		eb.timer = nil
+		trs := eb.br.Advance(b.rt.Now())
+		s.mu.Unlock()
+		s.apply(eb, trs)
+	})
+}
+
+// startBreakerWindow starts the broker-wide tumbling window: counts reset every windowTime,
+// and idle closed breakers are forgotten.
+func (b *Broker) startBreakerWindow() {
+	cb := b.opts.CircuitBreaker
+	if !cb.Enabled || cb.WindowTime <= 0 {
+		return
+	}
+	b.addTimer(b.rt.Every(cb.WindowTime, func() {
+		s := b.breakers
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ids := make([]string, 0, len(s.m))
+		for id := range s.m {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if s.m[id].br.ResetWindow() {
+				delete(s.m, id)
+			}
+		}
+	}))
+}
+
+// bulkheadMiddleware limits concurrent executions of a local action or event handler, with
+// a FIFO queue; overflow fails with QueueIsFullError.
+func (b *Broker) bulkheadMiddleware() Middleware {
+	return Middleware{
+		Name: "Bulkhead",
+		LocalAction: func(next Handler, ep *Endpoint) Handler {
+			o := b.opts.Bulkhead
+			if d := ep.Def(); d != nil && d.Bulkhead != nil {
+				o = mergeBulkhead(o, *d.Bulkhead)
+			}
+			if !o.Enabled {
+				return next
+			}
+			g := newGate(b, ep.Action, o)
+			return func(ctx *Context) (any, error) {
+				if err := g.enter(ctx.ID); err != nil {
+					return nil, err
+				}
+				defer g.leave()
+				return next(ctx)
+			}
+		},
+		LocalEvent: func(next EventFunc, ev EventEndpointInfo) EventFunc {
+			o := b.opts.Bulkhead
+			if ev.Def.Bulkhead != nil {
+				o = mergeBulkhead(o, *ev.Def.Bulkhead)
+			}
+			if !o.Enabled {
+				return next
+			}
+			g := newGate(b, ev.Service+"."+ev.Event, o)
+			return func(ctx *Context) error {
+				if err := g.enter(ctx.ID); err != nil {
+					return err
+				}
+				defer g.leave()
+				return next(ctx)
+			}
+		},
+	}
+}
+
+func mergeBulkhead(base, o BulkheadOptions) BulkheadOptions {
+	base.Enabled = o.Enabled
+	if o.Concurrency != 0 {
+		base.Concurrency = o.Concurrency
+	}
+	if o.MaxQueueSize != 0 {
+		base.MaxQueueSize = o.MaxQueueSize
+	}
+	return base
+}
+
+// gate drives a pure bulkhead with runtime signals for the queued callers.
+type gate struct {
+	b       *Broker
+	name    string
+	limit   int
+	mu      sync.Mutex
+	bh      *bulkhead.Bulkhead
+	seq     uint64
+	waiting map[uint64]rt.Signal
+}
+
+func newGate(b *Broker, name string, o BulkheadOptions) *gate {
+	return &gate{b: b, name: name, limit: o.MaxQueueSize, bh: bulkhead.New(o.Concurrency, o.MaxQueueSize), waiting: map[uint64]rt.Signal{}}
+}
+
+func (g *gate) enter(callID string) error {
+	g.mu.Lock()
+	g.seq++
+	id := g.seq
+	switch g.bh.Admit(id) {
+	case bulkhead.Run:
+		g.mu.Unlock()
+		return nil
+	case bulkhead.Queued:
+		sig := g.b.rt.NewSignal("bulkhead slot of " + g.name)
+		g.waiting[id] = sig
+		queued := g.bh.Queued()
+		g.mu.Unlock()
+		g.b.journal.Record(g.b.nodeID, journal.BulkheadQueue, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		sig.Wait()
+		return nil
+	default:
+		queued := g.bh.Queued()
+		g.mu.Unlock()
+		g.b.journal.Record(g.b.nodeID, journal.BulkheadFull, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		return errs.QueueIsFull(g.name, g.b.nodeID, queued, g.limit)
+	}
+}
+
+func (g *gate) leave() {
+	g.mu.Lock()
+	next, ok := g.bh.Done()
+	var sig rt.Signal
+	if ok {
+		sig = g.waiting[next]
+		delete(g.waiting, next)
+	}
+	g.mu.Unlock()
+	if sig != nil {
+		sig.Fire()
+	}
+}
+

@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+)
+
+// Middleware wraps handlers, as Moleculer's middleware hooks do. Each hook receives the
+// next handler and returns the wrapped one; nil hooks are skipped.
+type Middleware struct {
+	Name string
+	// LocalAction wraps actions served by this node.
+	LocalAction func(next Handler, ep *Endpoint) Handler
+	// RemoteAction wraps the caller's side of calls to actions on other nodes.
+	RemoteAction func(next Handler, ep *Endpoint) Handler
+	// LocalEvent wraps this node's event handlers.
+	LocalEvent func(next EventFunc, ev EventEndpointInfo) EventFunc
+}
+
+// EventEndpointInfo describes a local event handler to a middleware.
+type EventEndpointInfo struct {
+	Event   string
+	Group   string
+	Service string
+	Def     Event
+}
+
+// Def returns the local action's definition (nil for remote endpoints).
+func (e *Endpoint) Def() *Action {
+	if e.def == nil {
+		return nil
+	}
+	return &e.def.def
+}
+
+// builtinMiddlewares returns Moleculer's internal middlewares in its order, outermost first:
+// Fallback → Retry → Timeout → CircuitBreaker → Cacher → Bulkhead → Validator; user
+// middlewares go inside them (Options.Middlewares, then Use).
+func (b *Broker) builtinMiddlewares() []Middleware {
+	ms := []Middleware{
+		b.fallbackMiddleware(),
+		b.retryMiddleware(),
+		b.timeoutMiddleware(),
+		b.breakerMiddleware(),
+		b.cacherMiddleware(),
+		b.bulkheadMiddleware(),
+		b.validatorMiddleware(),
+	}
+	return append(ms, b.opts.Middlewares...)
+}
+
+// validatorMiddleware checks params against the action's schema on the serving node.
+func (b *Broker) validatorMiddleware() Middleware {
+	return Middleware{
+		Name: "Validator",
+		LocalAction: func(next Handler, ep *Endpoint) Handler {
+			if ep.def == nil || ep.def.validator == nil {
+				return next
+			}
+			v := ep.def.validator
+			return func(ctx *Context) (any, error) {
+				if fes := v.Validate(ctx.Params); len(fes) > 0 {
+					data := make([]map[string]any, 0, len(fes))
+					for _, fe := range fes {
+						m := map[string]any{"type": fe.Type, "message": fe.Message, "field": fe.Field,
+							"nodeID": ctx.NodeIDOfCaller(), "action": ep.Action}
+						if fe.Actual != nil {
+							m["actual"] = fe.Actual
+						}
+						if fe.Expected != nil {
+							m["expected"] = fe.Expected
+						}
+						data = append(data, m)
+					}
+					return nil, errs.Validation("", data)
+				}
+				return next(ctx)
+			}
+		},
+	}
+}
+
+// timeoutMiddleware enforces the call's timeout: call option, else the action's, else the
+// broker's. On the caller it settles the attempt with RequestTimeoutError exactly at the
+// deadline; on the serving node it makes ctx.Done() fire at the deadline (the handler is
+// not killed: its late result is dropped).
+func (b *Broker) timeoutMiddleware() Middleware {
+	wrap := func(next Handler, ep *Endpoint) Handler {
+		return func(ctx *Context) (any, error) {
+			if ctx.Options.Timeout == nil {
+				t := b.opts.RequestTimeout
+				if ep.Timeout != nil {
+					t = *ep.Timeout
+				}
+				ctx.Options.Timeout = &t
+			}
+			t := *ctx.Options.Timeout
+			if t <= 0 {
+				return next(ctx)
+			}
+			att := ctx.attempt
+			att.timeout = t
+			if ctx.served {
+				att.startedAt = ctx.startedAt
+			} else if ep.Local {
+				ctx.startedAt = att.startedAt
+			}
+			deadline := att.startedAt.Add(t)
+			timer := b.rt.AfterFunc(deadline.Sub(b.rt.Now()), func() {
+				if att.isSettled() {
+					return
+				}
+				b.journal.Record(b.nodeID, journal.ReqTimeout, map[string]any{"id": att.id, "call": ctx.ID, "action": ctx.Action, "target": ep.NodeID, "timeout": t, "served": ctx.served})
+				att.settle(nil, errs.RequestTimeout(ctx.Action, ep.NodeID))
+			})
+			if ep.Local {
+				ctx.setDeadline(deadline)
+				b.rt.Go("handle "+ctx.Action, func() {
+					res, err := next(ctx)
+					ctx.release()
+					if !att.settle(res, err) {
+						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
+					}
+				})
+				att.wait("result of " + ctx.Action + " on " + ep.NodeID)
+			} else {
+				_, _ = next(ctx)
+			}
+			timer.Stop()
+			return att.result()
+		}
+	}
+	return Middleware{Name: "Timeout", LocalAction: wrap, RemoteAction: wrap}
+}
+
+// fallbackMiddleware answers a failing local action with the action's fallback.
+func (b *Broker) fallbackMiddleware() Middleware {
+	return Middleware{
+		Name: "Fallback",
+		LocalAction: func(next Handler, ep *Endpoint) Handler {
+			if ep.def == nil || ep.def.fallback == nil {
+				return next
+			}
+			fb := ep.def.fallback
+			return func(ctx *Context) (any, error) {
+				res, err := next(ctx)
+				if err != nil {
+					return fb(ctx, err)
+				}
+				return res, nil
+			}
+		},
+	}
+}

@@ -1,0 +1,228 @@
+package broker
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// Node is a node of the cluster as this broker knows it.
+type Node struct {
+	ID         string
+	Local      bool
+	Available  bool
+	InstanceID string
+	Seq        int
+	CPU        float64
+	LastSeen   time.Time
+	Services   []packet.ServiceInfo
+	Metadata   map[string]any
+	// Latency is the average PING round trip (Latency strategy).
+	Latency time.Duration
+
+	lossTimer rt.Timer
+	pings     []time.Duration
+}
+
+// Summary is the node as published in $node.* event payloads.
+func (n *Node) Summary() map[string]any {
+	return map[string]any{"id": n.ID, "local": n.Local, "available": n.Available, "instanceID": n.InstanceID, "seq": n.Seq}
+}
+
+// Endpoint is one action on one node.
+type Endpoint struct {
+	Action  string
+	NodeID  string
+	Local   bool
+	Service string
+	// Timeout is the action's own timeout, when it declares one (local endpoints only).
+	Timeout *time.Duration
+
+	node    *Node
+	def     *actionDef // local only
+	handler Handler    // the endpoint's middleware chain
+	// blocked is set while the endpoint's circuit breaker keeps it out of the balancer.
+	blocked bool
+}
+
+// ID names the endpoint as "<node>:<action>", the breaker's and the journal's key.
+func (e *Endpoint) ID() string { return e.NodeID + ":" + e.Action }
+
+func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
+
+// endpointList holds every endpoint of one action, in registration order.
+type endpointList struct {
+	action    string
+	endpoints []*Endpoint
+	counter   int // round robin position
+}
+
+// eventEndpoint is one event subscription (service and group) on one node.
+type eventEndpoint struct {
+	pattern string
+	group   string
+	service string
+	nodeID  string
+	node    *Node
+	local   *localEvent
+}
+
+type localEvent struct {
+	service *ServiceInstance
+	def     Event
+	name    string
+	handler EventFunc // the wrapped chain
+}
+
+type registry struct {
+	b       *Broker
+	nodes   map[string]*Node
+	actions map[string]*endpointList
+	events  []*eventEndpoint
+	// eventLists keeps the balancer position per "event|group".
+	eventLists map[string]*endpointList
+}
+
+func newRegistry(b *Broker) *registry {
+	return &registry{b: b, nodes: map[string]*Node{}, actions: map[string]*endpointList{}, eventLists: map[string]*endpointList{}}
+}
+
+// sortedNodes returns the known nodes in ID order, for deterministic iteration.
+func (r *registry) sortedNodes() []*Node {
+	out := make([]*Node, 0, len(r.nodes))
+	for _, n := range r.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (r *registry) addEndpoint(ep *Endpoint) {
+	l := r.actions[ep.Action]
+	if l == nil {
+		l = &endpointList{action: ep.Action}
+		r.actions[ep.Action] = l
+	}
+	for i, old := range l.endpoints {
+		if old.NodeID == ep.NodeID {
+			l.endpoints[i] = ep
+			return
+		}
+	}
+	l.endpoints = append(l.endpoints, ep)
+}
+
+// removeNode drops every endpoint and subscription of a node.
+func (r *registry) removeNode(nodeID string) {
+	for name, l := range r.actions {
+		kept := l.endpoints[:0]
+		for _, ep := range l.endpoints {
+			if ep.NodeID != nodeID {
+				kept = append(kept, ep)
+			}
+		}
+		l.endpoints = kept
+		if len(kept) == 0 {
+			delete(r.actions, name)
+		}
+	}
+	kept := r.events[:0]
+	for _, e := range r.events {
+		if e.nodeID != nodeID {
+			kept = append(kept, e)
+		}
+	}
+	r.events = kept
+}
+
+// registerRemote replaces a node's endpoints with those its INFO lists.
+func (r *registry) registerRemote(n *Node) {
+	r.removeNode(n.ID)
+	for _, s := range n.Services {
+		for _, name := range sortedKeys(s.Actions) {
+			ep := &Endpoint{Action: name, NodeID: n.ID, Service: s.FullName, node: n}
+			if ms := s.Actions[name].Timeout; ms != nil {
+				d := time.Duration(*ms) * time.Millisecond
+				ep.Timeout = &d
+			}
+			r.addEndpoint(ep)
+		}
+		for _, name := range sortedKeys(s.Events) {
+			e := s.Events[name]
+			group := e.Group
+			if group == "" {
+				group = s.Name
+			}
+			r.events = append(r.events, &eventEndpoint{pattern: name, group: group, service: s.FullName, nodeID: n.ID, node: n})
+		}
+	}
+	for _, l := range r.actions {
+		for _, ep := range l.endpoints {
+			if ep.NodeID == n.ID && ep.handler == nil {
+				ep.handler = r.b.wrapRemote(ep)
+			}
+		}
+	}
+}
+
+// endpoints returns the endpoints of an action.
+func (r *registry) endpoints(action string) []*Endpoint {
+	if l := r.actions[action]; l != nil {
+		return l.endpoints
+	}
+	return nil
+}
+
+// hasAction reports whether any node (available or not) serves the action.
+func (r *registry) hasAction(action string) bool { return len(r.endpoints(action)) > 0 }
+
+// matchEvent reports whether an event name matches a subscription pattern: '*' matches
+// within one dot-separated segment, '**' across segments, '?' one character.
+func matchEvent(name, pattern string) bool {
+	if pattern == name {
+		return true
+	}
+	if !strings.ContainsAny(pattern, "*?") {
+		return false
+	}
+	return globMatch(pattern, name)
+}
+
+func globMatch(p, s string) bool {
+	for len(p) > 0 {
+		switch {
+		case strings.HasPrefix(p, "**"):
+			rest := p[2:]
+			for i := 0; i <= len(s); i++ {
+				if globMatch(rest, s[i:]) {
+					return true
+				}
+			}
+			return false
+		case p[0] == '*':
+			rest := p[1:]
+			for i := 0; i <= len(s); i++ {
+				if globMatch(rest, s[i:]) {
+					return true
+				}
+				if i < len(s) && s[i] == '.' {
+					return false
+				}
+			}
+			return false
+		case p[0] == '?':
+			if len(s) == 0 || s[0] == '.' {
+				return false
+			}
+		default:
+			if len(s) == 0 || s[0] != p[0] {
+				return false
+			}
+		}
+		p, s = p[1:], s[1:]
+	}
+	return len(s) == 0
+}

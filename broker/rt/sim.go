@@ -1,0 +1,477 @@
+package rt
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	goruntime "runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Epoch is the virtual instant every simulation starts at. It is fixed so that journals of
+// two runs are comparable byte for byte.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultIdleLimit is how long virtual time may advance on housekeeping timers alone
+// (heartbeats, breaker windows) while tasks wait, before the run is declared deadlocked.
+const DefaultIdleLimit = 10 * time.Minute
+
+// DeadlockError reports a simulation in which tasks wait for something that can never happen.
+type DeadlockError struct {
+	At      time.Time
+	Pending []string // "task: waiting for what", sorted by task start order
+}
+
+func (e *DeadlockError) Error() string {
+	return fmt.Sprintf("simulation deadlocked at +%s with %d pending: %s",
+		e.At.Sub(Epoch), len(e.Pending), strings.Join(e.Pending, "; "))
+}
+
+// PanicError reports a task that panicked outside any recovery of its own.
+type PanicError struct {
+	Task  string
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("task %q panicked: %v\n%s", e.Task, e.Value, e.Stack)
+}
+
+// errKilled is the value a parked task unwinds with when the simulation is closed.
+var errKilled = errors.New("rt: simulation closed")
+
+// Sim is the deterministic simulated runtime. Exactly one task runs at a time: either a task
+// goroutine that holds the baton, or the scheduler itself while it runs timer callbacks.
+// Every hand-over goes through a channel, so Sim's fields need no lock: they are only ever
+// touched by whoever holds the baton.
+type Sim struct {
+	seed      uint64
+	now       time.Time
+	rng       *rand.Rand
+	idleLimit time.Duration
+
+	runnable []*task
+	timers   timerHeap
+	seq      uint64
+	live     map[uint64]*task // started or runnable, not finished
+
+	current     *task // the task holding the baton; nil when the scheduler runs
+	inTimer     bool  // the scheduler is running a timer callback
+	timerDaemon bool  // the daemon flag of the timer being run
+	foreground  int   // armed non-daemon timers
+
+	lastProgress time.Time
+	yield        chan struct{}
+	failure      error
+	closed       bool
+	steps        uint64
+}
+
+type task struct {
+	id      uint64
+	name    string
+	fn      func()
+	daemon  bool
+	wake    chan struct{}
+	started bool
+	waiting string
+}
+
+// SimOption configures a Sim.
+type SimOption func(*Sim)
+
+// WithIdleLimit sets how long virtual time may pass on housekeeping timers alone while tasks
+// wait before the run counts as deadlocked.
+func WithIdleLimit(d time.Duration) SimOption { return func(s *Sim) { s.idleLimit = d } }
+
+// NewSim returns a simulated runtime at Epoch whose scheduling and randomness derive from seed.
+func NewSim(seed uint64, opts ...SimOption) *Sim {
+	s := &Sim{
+		seed:      seed,
+		now:       Epoch,
+		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		idleLimit: DefaultIdleLimit,
+		live:      map[uint64]*task{},
+		yield:     make(chan struct{}),
+	}
+	s.lastProgress = s.now
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Seed returns the seed the simulation was built with.
+func (s *Sim) Seed() uint64 { return s.seed }
+
+// Now returns the virtual time.
+func (s *Sim) Now() time.Time { return s.now }
+
+// Elapsed returns the virtual time passed since Epoch.
+func (s *Sim) Elapsed() time.Duration { return s.now.Sub(Epoch) }
+
+// Steps returns how many times the scheduler has handed the baton to a task or timer.
+func (s *Sim) Steps() uint64 { return s.steps }
+
+// Rand returns the seeded random source.
+func (s *Sim) Rand() Rand { return s.rng }
+
+// Go schedules fn as a new task. The task inherits the daemon flag of whoever starts it.
+func (s *Sim) Go(name string, fn func()) {
+	s.seq++
+	t := &task{id: s.seq, name: name, fn: fn, daemon: s.contextDaemon()}
+	s.live[t.id] = t
+	s.runnable = append(s.runnable, t)
+}
+
+func (s *Sim) contextDaemon() bool {
+	if s.current != nil {
+		return s.current.daemon
+	}
+	if s.inTimer {
+		return s.timerDaemon
+	}
+	return false
+}
+
+// AfterFunc arms a one-shot timer on the virtual clock.
+func (s *Sim) AfterFunc(d time.Duration, fn func()) Timer {
+	return s.arm(d, 0, fn, s.contextDaemon())
+}
+
+// Every arms a periodic housekeeping timer on the virtual clock.
+func (s *Sim) Every(d time.Duration, fn func()) Timer {
+	if d <= 0 {
+		panic("rt: Every needs a positive period")
+	}
+	return s.arm(d, d, fn, true)
+}
+
+func (s *Sim) arm(d, period time.Duration, fn func(), daemon bool) *simTimer {
+	if d < 0 {
+		d = 0
+	}
+	s.seq++
+	t := &simTimer{sim: s, when: s.now.Add(d), seq: s.seq, period: period, fn: fn, daemon: daemon}
+	heap.Push(&s.timers, t)
+	if !daemon {
+		s.foreground++
+	}
+	return t
+}
+
+// Sleep parks the calling task for d of virtual time.
+func (s *Sim) Sleep(d time.Duration) {
+	sig := s.NewSignal(fmt.Sprintf("sleep %s", d))
+	s.AfterFunc(d, sig.Fire)
+	sig.Wait()
+}
+
+// NewSignal returns a one-shot signal scheduled by this simulation.
+func (s *Sim) NewSignal(what string) Signal { return &simSignal{sim: s, what: what} }
+
+// Run runs main as a task and drives the simulation until main returns. Other tasks and
+// timers stay armed: Run may be called again to continue the same simulation. It returns a
+// *DeadlockError if main can never finish, or a *PanicError if any task panicked.
+func (s *Sim) Run(main func()) error {
+	if s.closed {
+		return errors.New("rt: Run on a closed simulation")
+	}
+	if s.current != nil || s.inTimer {
+		panic("rt: Run called from inside the simulation")
+	}
+	done := false
+	s.Go("main", func() { main(); done = true })
+	s.lastProgress = s.now
+	return s.loop(func() bool { return done }, time.Time{})
+}
+
+// RunFor advances the simulation by d of virtual time, running everything due until then.
+func (s *Sim) RunFor(d time.Duration) error {
+	if s.closed {
+		return errors.New("rt: RunFor on a closed simulation")
+	}
+	until := s.now.Add(d)
+	err := s.loop(func() bool { return false }, until)
+	if err == nil && s.now.Before(until) {
+		s.now = until
+	}
+	return err
+}
+
+// loop is the scheduler. It stops when stop() holds, when virtual time would pass until
+// (if set), on deadlock, or when a task panics.
+func (s *Sim) loop(stop func() bool, until time.Time) error {
+	for !stop() {
+		if s.failure != nil {
+			return s.failure
+		}
+		if n := len(s.runnable); n > 0 {
+			s.runOne(s.rng.IntN(n))
+			continue
+		}
+		bounded := !until.IsZero()
+		if s.timers.Len() == 0 {
+			if bounded {
+				return nil
+			}
+			return s.deadlock()
+		}
+		next := s.timers[0]
+		if bounded && next.when.After(until) {
+			return nil
+		}
+		// Only housekeeping timers are left and tasks wait: if that has gone on for longer
+		// than the idle limit, nothing those timers do is going to wake them.
+		if !bounded && s.foreground == 0 && s.hasWaiters() && next.when.Sub(s.lastProgress) > s.idleLimit {
+			return s.deadlock()
+		}
+		s.fireTimer()
+	}
+	return s.failure
+}
+
+func (s *Sim) runOne(i int) {
+	last := len(s.runnable) - 1
+	t := s.runnable[i]
+	s.runnable[i] = s.runnable[last]
+	s.runnable = s.runnable[:last]
+	if !t.daemon {
+		s.lastProgress = s.now
+	}
+	s.steps++
+	s.current = t
+	t.waiting = ""
+	if !t.started {
+		t.started = true
+		t.wake = make(chan struct{})
+		go s.taskMain(t)
+	} else {
+		t.wake <- struct{}{}
+	}
+	<-s.yield
+	s.current = nil
+}
+
+func (s *Sim) taskMain(t *task) {
+	defer func() {
+		if r := recover(); r != nil && r != errKilled { //nolint:errorlint // sentinel identity
+			if s.failure == nil {
+				s.failure = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
+			}
+		}
+		delete(s.live, t.id)
+		s.yield <- struct{}{}
+	}()
+	t.fn()
+}
+
+func (s *Sim) fireTimer() {
+	t := heap.Pop(&s.timers).(*simTimer)
+	t.index = -1
+	if t.when.After(s.now) {
+		s.now = t.when
+	}
+	if !t.daemon {
+		s.foreground--
+		s.lastProgress = s.now
+	}
+	if t.period > 0 {
+		s.seq++
+		t.when = t.when.Add(t.period)
+		t.seq = s.seq
+		heap.Push(&s.timers, t)
+	}
+	s.steps++
+	s.inTimer, s.timerDaemon = true, t.daemon
+	defer func() {
+		s.inTimer = false
+		if r := recover(); r != nil && s.failure == nil {
+			s.failure = &PanicError{Task: "timer", Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	t.fn()
+}
+
+// hasWaiters reports whether any non-daemon task is parked.
+func (s *Sim) hasWaiters() bool {
+	for _, t := range s.live {
+		if !t.daemon && t.started {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sim) deadlock() error {
+	var pending []*task
+	for _, t := range s.live {
+		if !t.daemon {
+			pending = append(pending, t)
+		}
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i].id < pending[j].id })
+	e := &DeadlockError{At: s.now}
+	for _, t := range pending {
+		e.Pending = append(e.Pending, fmt.Sprintf("%s: waiting for %s", t.name, t.waiting))
+	}
+	return e
+}
+
+// park gives the baton back to the scheduler and blocks until the task is scheduled again.
+func (s *Sim) park(what string) {
+	t := s.current
+	if t == nil {
+		panic("rt: blocking call outside a simulated task (timer callbacks must not block)")
+	}
+	t.waiting = what
+	s.yield <- struct{}{}
+	<-t.wake
+	if s.closed {
+		panic(errKilled)
+	}
+}
+
+// Close ends the simulation: every parked task unwinds (its deferred calls run) and its
+// goroutine exits. Closing is idempotent.
+func (s *Sim) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	ids := make([]uint64, 0, len(s.live))
+	for id, t := range s.live {
+		if t.started {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		t := s.live[id]
+		if t == nil {
+			continue
+		}
+		s.current = t
+		t.wake <- struct{}{}
+		<-s.yield
+		s.current = nil
+	}
+	s.runnable = nil
+	s.timers = nil
+	goruntime.Gosched()
+}
+
+type simSignal struct {
+	sim     *Sim
+	what    string
+	fired   bool
+	waiters []*task
+	onFire  []func()
+	ch      chan struct{}
+}
+
+func (g *simSignal) Fire() {
+	if g.fired {
+		return
+	}
+	g.fired = true
+	g.sim.runnable = append(g.sim.runnable, g.waiters...)
+	g.waiters = nil
+	if g.ch != nil {
+		close(g.ch)
+	}
+	fns := g.onFire
+	g.onFire = nil
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+func (g *simSignal) Fired() bool { return g.fired }
+
+func (g *simSignal) Wait() {
+	if g.fired {
+		return
+	}
+	t := g.sim.current
+	if t == nil {
+		panic("rt: Signal.Wait outside a simulated task")
+	}
+	g.waiters = append(g.waiters, t)
+	g.sim.park(g.what)
+}
+
+func (g *simSignal) OnFire(fn func()) {
+	if g.fired {
+		fn()
+		return
+	}
+	g.onFire = append(g.onFire, fn)
+}
+
+func (g *simSignal) C() <-chan struct{} {
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+		if g.fired {
+			close(g.ch)
+		}
+	}
+	return g.ch
+}
+
+type simTimer struct {
+	sim    *Sim
+	when   time.Time
+	seq    uint64
+	period time.Duration
+	fn     func()
+	daemon bool
+	index  int
+}
+
+func (t *simTimer) Stop() bool {
+	if t.index < 0 {
+		return false
+	}
+	heap.Remove(&t.sim.timers, t.index)
+	t.index = -1
+	if !t.daemon {
+		t.sim.foreground--
+	}
+	return true
+}
+
+// timerHeap orders timers by due time, then by arming order, which makes same-instant
+// timers fire in a deterministic order.
+type timerHeap []*simTimer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].when.Equal(h[j].when) {
+		return h[i].when.Before(h[j].when)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*simTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	n := len(old)
+	t := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return t
+}

@@ -1,0 +1,504 @@
+package broker
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
+)
+
+// Version is the Faultline version reported in INFO packets.
+const Version = "0.1.0"
+
+// pendingRequest is a request sent to another node and not yet answered.
+type pendingRequest struct {
+	seq    uint64
+	id     string
+	action string
+	nodeID string
+	ctx    *Context
+	att    *attempt
+	sentAt time.Time
+}
+
+// send serializes and publishes a packet. It reports whether the packet left.
+func (b *Broker) send(t packet.Type, target string, payload any) bool {
+	tr := b.opts.Transporter
+	if tr == nil {
+		return false
+	}
+	setHeader(payload, b.nodeID)
+	body, err := json.Marshal(payload)
+	if err != nil {
+		b.log.Error("cannot serialize packet", "type", t, "err", err)
+		return false
+	}
+	if err := tr.Send(packet.Message{Type: t, Sender: b.nodeID, Target: target, Body: body}); err != nil {
+		b.log.Warn("cannot send packet", "type", t, "target", target, "err", err)
+		return false
+	}
+	return true
+}
+
+func setHeader(p any, sender string) {
+	h := packetHeader(p)
+	h.Ver, h.Sender = packet.ProtocolVersion, sender
+}
+
+func packetHeader(p any) *packet.Header {
+	switch v := p.(type) {
+	case *packet.DiscoverPayload:
+		return &v.Header
+	case *packet.InfoPayload:
+		return &v.Header
+	case *packet.RequestPayload:
+		return &v.Header
+	case *packet.ResponsePayload:
+		return &v.Header
+	case *packet.EventPayload:
+		return &v.Header
+	case *packet.HeartbeatPayload:
+		return &v.Header
+	case *packet.PingPayload:
+		return &v.Header
+	case *packet.PongPayload:
+		return &v.Header
+	case *packet.DisconnectPayload:
+		return &v.Header
+	}
+	panic("broker: unknown payload type")
+}
+
+// receive is the transporter's callback. It must not block: anything that may block (a
+// handler) runs in a task of its own.
+func (b *Broker) receive(m packet.Message) {
+	if !b.alive() || m.Sender == b.nodeID {
+		return
+	}
+	p, err := packet.Decode(m)
+	if err != nil {
+		b.log.Warn("dropped malformed packet", "type", m.Type, "from", m.Sender, "err", err)
+		b.journal.Record(b.nodeID, journal.PacketBad, map[string]any{"type": string(m.Type), "from": m.Sender, "error": err.Error()})
+		return
+	}
+	b.heard(m.Sender, m.Type)
+	switch v := p.(type) {
+	case *packet.DiscoverPayload:
+		b.sendInfo(v.Sender)
+	case *packet.InfoPayload:
+		b.processInfo(v)
+	case *packet.RequestPayload:
+		b.serveRequest(v)
+	case *packet.ResponsePayload:
+		b.processResponse(v)
+	case *packet.EventPayload:
+		b.processEvent(v)
+	case *packet.HeartbeatPayload:
+		b.processHeartbeat(v)
+	case *packet.PingPayload:
+		b.send(packet.Pong, v.Sender, &packet.PongPayload{Time: v.Time, ID: v.ID, Arrived: b.rt.Now().UnixMilli()})
+	case *packet.PongPayload:
+		b.processPong(v)
+	case *packet.DisconnectPayload:
+		b.nodeGone(v.Sender, false)
+	}
+}
+
+// heard notes that a node is alive: it is lost exactly HeartbeatTimeout after the last
+// packet heard from it (Faultline's exact version of Moleculer's periodic check).
+func (b *Broker) heard(nodeID string, t packet.Type) {
+	if t == packet.Disconnect {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.reg.nodes[nodeID]
+	if n == nil || !n.Available {
+		return
+	}
+	n.LastSeen = b.rt.Now()
+	if n.lossTimer != nil {
+		n.lossTimer.Stop()
+	}
+	n.lossTimer = b.rt.AfterFunc(b.opts.HeartbeatTimeout, func() { b.nodeGone(nodeID, true) })
+}
+
+func (b *Broker) infoPayload() *packet.InfoPayload {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	info := &packet.InfoPayload{
+		IPList: []string{}, Hostname: hostname(),
+		Client:     packet.ClientInfo{Type: "go", Version: Version, LangVersion: runtime.Version()},
+		Config:     map[string]any{},
+		InstanceID: b.instanceID, Metadata: orEmpty(b.opts.Metadata), Seq: b.infoSeq,
+		Services: []packet.ServiceInfo{},
+	}
+	for _, si := range b.services {
+		if !b.isRegistered(si) {
+			continue
+		}
+		s := packet.ServiceInfo{Name: si.Name, FullName: si.FullName, Settings: orEmpty(si.Settings), Metadata: orEmpty(si.Metadata),
+			Actions: map[string]packet.ActionInfo{}, Events: map[string]packet.EventInfo{}}
+		if si.Version != "" {
+			s.Version = si.Version
+		}
+		for name, d := range si.actions {
+			ai := packet.ActionInfo{Name: name, RawName: d.rawName, Params: d.def.Params}
+			if d.def.Cache != nil {
+				ai.Cache = true
+			}
+			if d.def.Timeout != nil {
+				ms := d.def.Timeout.Milliseconds()
+				ai.Timeout = &ms
+			}
+			s.Actions[name] = ai
+		}
+		for name, e := range si.schema.Events {
+			s.Events[name] = packet.EventInfo{Name: name, Group: e.Group}
+		}
+		info.Services = append(info.Services, s)
+	}
+	return info
+}
+
+var hostnameOnce = func() string { h, _ := os.Hostname(); return h }()
+
+// hostname is read once: it is the only host fact in an INFO and never changes.
+func hostname() string { return hostnameOnce }
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// sendInfo publishes this node's INFO to one node, or to all ("").
+func (b *Broker) sendInfo(target string) {
+	b.send(packet.Info, target, b.infoPayload())
+}
+
+func (b *Broker) processInfo(p *packet.InfoPayload) {
+	b.mu.Lock()
+	n := b.reg.nodes[p.Sender]
+	isNew := n == nil || !n.Available
+	reconnected := n != nil && !n.Available
+	if n == nil {
+		n = &Node{ID: p.Sender}
+		b.reg.nodes[p.Sender] = n
+	}
+	if !isNew && n.InstanceID == p.InstanceID && n.Seq == p.Seq {
+		b.mu.Unlock()
+		return
+	}
+	if !isNew && n.InstanceID != p.InstanceID {
+		// The node restarted faster than its loss was noticed.
+		reconnected = true
+		isNew = true
+	}
+	n.Available, n.InstanceID, n.Seq, n.Services, n.Metadata = true, p.InstanceID, p.Seq, p.Services, p.Metadata
+	n.LastSeen = b.rt.Now()
+	if n.lossTimer != nil {
+		n.lossTimer.Stop()
+	}
+	nodeID := n.ID
+	n.lossTimer = b.rt.AfterFunc(b.opts.HeartbeatTimeout, func() { b.nodeGone(nodeID, true) })
+	b.reg.registerRemote(n)
+	summary := n.Summary()
+	b.mu.Unlock()
+
+	if isNew {
+		b.journal.Record(b.nodeID, journal.NodeJoined, map[string]any{"peer": p.Sender, "reconnected": reconnected})
+		b.BroadcastLocal("$node.connected", map[string]any{"node": summary, "reconnected": reconnected})
+	} else {
+		b.BroadcastLocal("$node.updated", map[string]any{"node": summary})
+	}
+	b.registryChanged(false)
+}
+
+func (b *Broker) processHeartbeat(p *packet.HeartbeatPayload) {
+	b.mu.Lock()
+	n := b.reg.nodes[p.Sender]
+	known := n != nil && n.Available
+	if known {
+		n.CPU = p.CPU
+	}
+	b.mu.Unlock()
+	if !known {
+		// A node we do not know (or lost) is alive: ask who it is.
+		b.send(packet.Discover, p.Sender, &packet.DiscoverPayload{})
+	}
+}
+
+// nodeGone handles a node lost (no packet for HeartbeatTimeout) or leaving (DISCONNECT).
+func (b *Broker) nodeGone(nodeID string, unexpected bool) {
+	b.mu.Lock()
+	n := b.reg.nodes[nodeID]
+	if n == nil || !n.Available || n.Local {
+		b.mu.Unlock()
+		return
+	}
+	n.Available = false
+	if n.lossTimer != nil {
+		n.lossTimer.Stop()
+		n.lossTimer = nil
+	}
+	b.reg.removeNode(nodeID)
+	summary := n.Summary()
+	lastSeen := n.LastSeen
+	b.mu.Unlock()
+
+	kind := journal.NodeLeft
+	if unexpected {
+		kind = journal.NodeLost
+	}
+	b.journal.Record(b.nodeID, kind, map[string]any{"peer": nodeID, "unexpected": unexpected, "lastSeen": b.journal.Offset(lastSeen)})
+	b.rejectPending(nodeID, func(pr *pendingRequest) error { return errs.RequestRejected(pr.action, nodeID) })
+	b.BroadcastLocal("$node.disconnected", map[string]any{"node": summary, "unexpected": unexpected})
+	b.registryChanged(false)
+}
+
+// rejectPending fails pending requests to nodeID ("" = all), in the order they were sent.
+func (b *Broker) rejectPending(nodeID string, errFor func(*pendingRequest) error) {
+	b.mu.Lock()
+	var out []*pendingRequest
+	for _, pr := range b.pending {
+		if nodeID == "" || pr.nodeID == nodeID {
+			out = append(out, pr)
+		}
+	}
+	b.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	for _, pr := range out {
+		err := error(errs.BrokerDisconnected())
+		if errFor != nil {
+			err = errFor(pr)
+		}
+		b.journal.Record(b.nodeID, journal.ReqRejected, map[string]any{"id": pr.id, "action": pr.action, "target": pr.nodeID, "error": errs.NameOf(err)})
+		pr.att.settle(nil, err)
+	}
+}
+
+func (b *Broker) startHeartbeats() {
+	// Moleculer spreads heartbeats with ±0.5 s of jitter so nodes do not beat in lockstep;
+	// drawn once per node from the runtime's random source, it is deterministic per seed.
+	jitter := time.Duration(b.rt.Rand().Int64N(1001)-500) * time.Millisecond
+	interval := b.opts.HeartbeatInterval + jitter
+	if interval <= 0 {
+		interval = b.opts.HeartbeatInterval
+	}
+	b.addTimer(b.rt.Every(interval, func() {
+		if !b.alive() {
+			return
+		}
+		cpu := 0.0
+		if b.opts.CPU != nil {
+			cpu = b.opts.CPU()
+		}
+		b.send(packet.Heartbeat, "", &packet.HeartbeatPayload{CPU: cpu})
+	}))
+}
+
+// Ping measures the round trip to a node; the answer updates the node's latency.
+func (b *Broker) Ping(nodeID string) {
+	b.send(packet.Ping, nodeID, &packet.PingPayload{Time: b.rt.Now().UnixNano(), ID: b.newID()})
+}
+
+func (b *Broker) processPong(p *packet.PongPayload) {
+	rtt := time.Duration(b.rt.Now().UnixNano() - p.Time)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := b.reg.nodes[p.Sender]; n != nil {
+		n.pings = append(n.pings, rtt)
+		if len(n.pings) > 5 {
+			n.pings = n.pings[1:]
+		}
+		var sum time.Duration
+		for _, d := range n.pings {
+			sum += d
+		}
+		n.Latency = sum / time.Duration(len(n.pings))
+	}
+}
+
+// serveRequest runs a request of another node and answers it.
+func (b *Broker) serveRequest(p *packet.RequestPayload) {
+	b.journal.Record(b.nodeID, journal.ReqReceived, map[string]any{"id": p.ID, "action": p.Action, "from": p.Sender, "level": p.Level, "timeout": msToDur(p.Timeout)})
+	var params map[string]any
+	if len(p.Params) > 0 && string(p.Params) != "null" {
+		if err := json.Unmarshal(p.Params, &params); err != nil {
+			b.respond(p, nil, errs.InvalidPacketData("REQ", "params must be an object"))
+			return
+		}
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	ctx := &Context{
+		ID: p.ID, RequestID: p.RequestID, Level: p.Level, NodeID: p.Sender, Action: p.Action,
+		Params: params, Meta: p.Meta, broker: b, served: true, startedAt: b.rt.Now(), rawParams: p.Params,
+	}
+	if ctx.Meta == nil {
+		ctx.Meta = map[string]any{}
+	}
+	if p.ParentID != nil {
+		ctx.ParentID = *p.ParentID
+	}
+	if p.Caller != nil {
+		ctx.Caller = *p.Caller
+	}
+	if p.Timeout > 0 {
+		t := msToDur(p.Timeout)
+		ctx.Options.Timeout = &t
+	} else {
+		zero := time.Duration(0)
+		ctx.Options.Timeout = &zero
+	}
+	b.mu.Lock()
+	var ep *Endpoint
+	for _, e := range b.reg.endpoints(p.Action) {
+		if e.Local {
+			ep = e
+		}
+	}
+	b.mu.Unlock()
+	if ep == nil {
+		b.respond(p, nil, errs.ServiceNotFound(p.Action, b.nodeID))
+		return
+	}
+	ctx.Endpoint = ep
+	ctx.Service = ep.def.service
+	ctx.attempt = b.newAttempt(ctx)
+	b.rt.Go("serve "+p.Action+" for "+p.Sender, func() {
+		res, err := ep.handler(ctx)
+		ctx.attempt.settle(res, err)
+		res, err = ctx.attempt.result()
+		b.respondCtx(p, ctx, res, err)
+	})
+}
+
+func msToDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+func durToMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (b *Broker) respondCtx(p *packet.RequestPayload, ctx *Context, res any, err error) {
+	meta := ctx.Meta
+	b.respondMeta(p, meta, res, err)
+}
+
+func (b *Broker) respond(p *packet.RequestPayload, res any, err error) {
+	b.respondMeta(p, p.Meta, res, err)
+}
+
+func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res any, err error) {
+	if !b.alive() {
+		return
+	}
+	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: map[string]any{}, Success: err == nil}
+	if err == nil {
+		data, mErr := json.Marshal(res)
+		if mErr != nil {
+			err = errs.New("cannot serialize the response: "+mErr.Error(), 500, "SERIALIZATION_ERROR", nil)
+			out.Success = false
+		} else {
+			out.Data = data
+		}
+	}
+	if err != nil {
+		e := *errs.From(err)
+		if e.NodeID == "" {
+			e.NodeID = b.nodeID
+		}
+		out.Error = &e
+		out.Data = json.RawMessage("null")
+	}
+	attrs := map[string]any{"id": p.ID, "action": p.Action, "to": p.Sender, "ok": err == nil}
+	if err != nil {
+		attrs["error"], attrs["code"] = out.Error.Name, out.Error.Code
+	}
+	b.journal.Record(b.nodeID, journal.ResSent, attrs)
+	b.send(packet.Response, p.Sender, out)
+}
+
+func (b *Broker) processResponse(p *packet.ResponsePayload) {
+	b.mu.Lock()
+	pr := b.pending[p.ID]
+	b.mu.Unlock()
+	if pr == nil {
+		b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": p.ID, "from": p.Sender, "ok": p.Success})
+		return
+	}
+	maps.Copy(pr.ctx.Meta, p.Meta)
+	attrs := map[string]any{"id": p.ID, "action": pr.action, "from": p.Sender, "ok": p.Success, "rtt": b.since(pr.sentAt)}
+	if !p.Success {
+		e := p.Error
+		if e == nil {
+			e = errs.New("response without error details", 500, "", nil)
+		}
+		attrs["error"], attrs["code"] = e.Name, e.Code
+		b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+		pr.att.settle(nil, e)
+		return
+	}
+	b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+	var data any
+	if len(p.Data) > 0 {
+		if err := json.Unmarshal(p.Data, &data); err != nil {
+			pr.att.settle(nil, errs.InvalidPacketData("RES", "data: "+err.Error()))
+			return
+		}
+	}
+	pr.att.settle(data, nil)
+}
+
+// request sends one attempt of a call to a remote endpoint and waits for it to settle: by the
+// response, by the node being lost, or by the attempt's deadline (armed by the timeout
+// middleware).
+func (b *Broker) request(ctx *Context) (any, error) {
+	ep := ctx.Endpoint
+	att := ctx.attempt
+	id := att.id
+	params, err := json.Marshal(ctx.Params)
+	if err != nil {
+		return nil, errs.New("cannot serialize params: "+err.Error(), 500, "SERIALIZATION_ERROR", nil)
+	}
+	p := &packet.RequestPayload{
+		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: map[string]any{},
+		Level: ctx.Level, RequestID: ctx.RequestID,
+	}
+	if att.timeout > 0 {
+		p.Timeout = durToMs(att.timeout - b.since(att.startedAt))
+	}
+	if ctx.ParentID != "" {
+		p.ParentID = &ctx.ParentID
+	}
+	if ctx.Caller != "" {
+		p.Caller = &ctx.Caller
+	}
+	b.mu.Lock()
+	if !att.settled {
+		b.pendingSeq++
+		b.pending[id] = &pendingRequest{seq: b.pendingSeq, id: id, action: ctx.Action, nodeID: ep.NodeID, ctx: ctx, att: att, sentAt: b.rt.Now()}
+	}
+	b.mu.Unlock()
+	att.onSettle(func(any, error) {
+		b.mu.Lock()
+		delete(b.pending, id)
+		b.mu.Unlock()
+	})
+	if att.settled {
+		return att.result()
+	}
+	b.journal.Record(b.nodeID, journal.ReqSent, map[string]any{"id": id, "action": ctx.Action, "to": ep.NodeID, "level": ctx.Level, "timeout": msToDur(p.Timeout), "call": ctx.ID})
+	if !b.send(packet.Request, ep.NodeID, p) {
+		att.settle(nil, errs.BrokerDisconnected())
+	}
+	att.wait("response to " + ctx.Action + " from " + ep.NodeID)
+	return att.result()
+}

@@ -1,0 +1,256 @@
+// Package memnet is an in-process network joining many brokers, on a runtime's clock. It is
+// FIFO per link (sender → receiver), like a real message bus connection, and has one seam
+// for faults: an Interceptor sees every delivery (one per receiver, broadcasts expanded) and
+// decides whether it arrives, when, how many times, and whether it may overtake earlier
+// packets on its link. Pausing a node holds its traffic, in order, until it resumes.
+package memnet
+
+import (
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// Delivery is one packet on its way from one node to another.
+type Delivery struct {
+	From, To  string
+	Type      packet.Type
+	Body      []byte
+	Broadcast bool
+	SentAt    time.Time
+}
+
+// Route is one arrival of a delivery.
+type Route struct {
+	// Delay is the latency of this arrival.
+	Delay time.Duration
+	// Unordered lets this arrival overtake packets sent earlier on the same link (reorder).
+	Unordered bool
+}
+
+// Interceptor decides the fate of a delivery: no routes drops it, one route delivers it,
+// several deliver duplicates. It runs in the sender's task and must not block.
+type Interceptor func(d *Delivery) []Route
+
+// Network is a simulated network.
+type Network struct {
+	rt rt.Runtime
+
+	mu          sync.Mutex
+	latency     time.Duration
+	interceptor Interceptor
+	nodes       map[string]*Transport
+	lastArrival map[link]time.Time
+	paused      map[string][]pendingSend // node -> traffic held while paused (both directions)
+	onDrop      func(d *Delivery, reason string)
+}
+
+type link struct{ from, to string }
+
+type pendingSend struct {
+	d Delivery
+	r Route
+}
+
+// Option configures a Network.
+type Option func(*Network)
+
+// WithLatency sets the base one-way latency of every delivery (default 0).
+func WithLatency(d time.Duration) Option { return func(n *Network) { n.latency = d } }
+
+// New returns an empty network on runtime r.
+func New(r rt.Runtime, opts ...Option) *Network {
+	n := &Network{rt: r, nodes: map[string]*Transport{}, lastArrival: map[link]time.Time{}, paused: map[string][]pendingSend{}}
+	for _, o := range opts {
+		o(n)
+	}
+	return n
+}
+
+// SetInterceptor installs the fault seam (nil removes it).
+func (n *Network) SetInterceptor(i Interceptor) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.interceptor = i
+}
+
+// OnDrop registers a callback for deliveries the network itself discards (receiver gone).
+func (n *Network) OnDrop(fn func(d *Delivery, reason string)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onDrop = fn
+}
+
+// Latency returns the base latency.
+func (n *Network) Latency() time.Duration { return n.latency }
+
+// Nodes returns the connected node IDs, sorted.
+func (n *Network) Nodes() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sortedNodes()
+}
+
+func (n *Network) sortedNodes() []string {
+	ids := make([]string, 0, len(n.nodes))
+	for id := range n.nodes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Pause holds every packet to or from node until Resume: the node keeps its connection but
+// neither hears nor is heard, like a stopped process.
+func (n *Network) Pause(node string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.paused[node]; !ok {
+		n.paused[node] = []pendingSend{}
+	}
+}
+
+// Resume releases a paused node's held traffic, in the order it was held.
+func (n *Network) Resume(node string) {
+	n.mu.Lock()
+	held, ok := n.paused[node]
+	delete(n.paused, node)
+	n.mu.Unlock()
+	if !ok {
+		return
+	}
+	for _, p := range held {
+		n.schedule(p.d, p.r)
+	}
+}
+
+// Paused reports whether node is paused.
+func (n *Network) Paused(node string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.paused[node]
+	return ok
+}
+
+// Transport returns a new, unconnected transporter on this network.
+func (n *Network) Transport() *Transport { return &Transport{net: n} }
+
+func (n *Network) send(m packet.Message) error {
+	n.mu.Lock()
+	from := n.nodes[m.Sender]
+	if from == nil {
+		n.mu.Unlock()
+		return errors.New("memnet: send from a node that is not connected")
+	}
+	var targets []string
+	if m.Target != "" {
+		targets = []string{m.Target}
+	} else {
+		for _, id := range n.sortedNodes() {
+			if id != m.Sender {
+				targets = append(targets, id)
+			}
+		}
+	}
+	icpt := n.interceptor
+	n.mu.Unlock()
+
+	now := n.rt.Now()
+	for _, to := range targets {
+		d := Delivery{From: m.Sender, To: to, Type: m.Type, Body: m.Body, Broadcast: m.Target == "", SentAt: now}
+		routes := []Route{{}}
+		if icpt != nil {
+			routes = icpt(&d)
+		}
+		for _, r := range routes {
+			r.Delay += n.latency
+			n.schedule(d, r)
+		}
+	}
+	return nil
+}
+
+// schedule queues one arrival, keeping links FIFO unless the route may overtake.
+func (n *Network) schedule(d Delivery, r Route) {
+	n.mu.Lock()
+	for _, node := range []string{d.From, d.To} {
+		if held, ok := n.paused[node]; ok {
+			n.paused[node] = append(held, pendingSend{d, r})
+			n.mu.Unlock()
+			return
+		}
+	}
+	at := n.rt.Now().Add(r.Delay)
+	l := link{d.From, d.To}
+	if !r.Unordered {
+		if last, ok := n.lastArrival[l]; ok && last.After(at) {
+			at = last
+		}
+		n.lastArrival[l] = at
+	}
+	n.mu.Unlock()
+	n.rt.AfterFunc(at.Sub(n.rt.Now()), func() { n.arrive(d, r) })
+}
+
+func (n *Network) arrive(d Delivery, r Route) {
+	n.mu.Lock()
+	if _, ok := n.paused[d.To]; ok {
+		// Paused after the packet left: it waits at the receiver's door.
+		n.paused[d.To] = append(n.paused[d.To], pendingSend{d, Route{Unordered: r.Unordered}})
+		n.mu.Unlock()
+		return
+	}
+	to := n.nodes[d.To]
+	onDrop := n.onDrop
+	n.mu.Unlock()
+	if to == nil {
+		if onDrop != nil {
+			onDrop(&d, "receiver not connected")
+		}
+		return
+	}
+	target := d.To
+	if d.Broadcast {
+		target = ""
+	}
+	to.recv(packet.Message{Type: d.Type, Sender: d.From, Target: target, Body: d.Body})
+}
+
+// Transport is one node's connection to a Network.
+type Transport struct {
+	net    *Network
+	nodeID string
+	recv   func(packet.Message)
+}
+
+// Connect joins the network as nodeID.
+func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
+	t.net.mu.Lock()
+	defer t.net.mu.Unlock()
+	if _, taken := t.net.nodes[nodeID]; taken {
+		return errors.New("memnet: node " + nodeID + " is already connected")
+	}
+	t.nodeID, t.recv = nodeID, recv
+	t.net.nodes[nodeID] = t
+	return nil
+}
+
+// Disconnect leaves the network; packets in flight to this node are dropped on arrival.
+func (t *Transport) Disconnect() error {
+	t.net.mu.Lock()
+	defer t.net.mu.Unlock()
+	if t.net.nodes[t.nodeID] == t {
+		delete(t.net.nodes, t.nodeID)
+	}
+	return nil
+}
+
+// Send publishes a message on the network.
+func (t *Transport) Send(m packet.Message) error {
+	m.Sender = t.nodeID
+	return t.net.send(m)
+}

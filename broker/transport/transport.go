@@ -1,0 +1,16 @@
+// Package transport is the seam between a broker and whatever carries its packets: the
+// in-memory simulated network (memnet) or a real message bus (NATS).
+package transport
+
+import "github.com/faultline/faultline/broker/packet"
+
+// Transporter carries a node's packets.
+type Transporter interface {
+	// Connect joins nodeID to the transport. Every message addressed to the node, or
+	// broadcast, is handed to recv, in arrival order. recv must not block.
+	Connect(nodeID string, recv func(packet.Message)) error
+	// Disconnect leaves the transport. Messages sent after it are dropped.
+	Disconnect() error
+	// Send publishes a message: to m.Target, or to every other node when Target is "".
+	Send(m packet.Message) error
+}

@@ -1,0 +1,17 @@
+//go:build tools
+
+package faultline
+
+import (
+	_ "github.com/alicebob/miniredis/v2"
+	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/goccy/go-yaml"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/nats-io/nats-server/v2/test"
+	_ "github.com/nats-io/nats.go"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/spf13/cobra"
+	_ "github.com/stretchr/testify/require"
+	_ "golang.org/x/crypto/bcrypt"
+	_ "modernc.org/sqlite"
+)
