@@ -194,3 +194,16 @@ func BenchmarkSimTimerAndTask(b *testing.B) {
 		}
 	})
 }
+
+func TestSkewedClock(t *testing.T) {
+	s := rt.NewSim(1)
+	defer s.Close()
+	k := rt.NewSkewed(s)
+	k.SetSkew(-3 * time.Second)
+	assert.Equal(t, rt.Epoch.Add(-3*time.Second), k.Now())
+	require.NoError(t, s.Run(func() {
+		k.Sleep(time.Second)
+		assert.Equal(t, rt.Epoch.Add(-2*time.Second), k.Now())
+		assert.Equal(t, rt.Epoch.Add(time.Second), s.Now())
+	}))
+}

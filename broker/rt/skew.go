@@ -1,0 +1,36 @@
+package rt
+
+import (
+	"sync"
+	"time"
+)
+
+// Skewed is a runtime whose clock reads off by an adjustable offset from its base runtime,
+// as a node with a wrong wall clock does. Only Now is skewed: durations (timers, sleeps)
+// still run at the base runtime's pace, as they do on a real machine whose clock is merely
+// set wrong.
+type Skewed struct {
+	Runtime
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// NewSkewed wraps base with an initial offset of zero.
+func NewSkewed(base Runtime) *Skewed { return &Skewed{Runtime: base} }
+
+// SetSkew sets the clock offset.
+func (s *Skewed) SetSkew(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset = d
+}
+
+// Skew returns the clock offset.
+func (s *Skewed) Skew() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offset
+}
+
+// Now returns the base time plus the offset.
+func (s *Skewed) Now() time.Time { return s.Runtime.Now().Add(s.Skew()) }
