@@ -31,7 +31,7 @@ func TestNodeLossAtExactlyLastHeartbeatPlusTimeout(t *testing.T) {
 	hb := broker.Options{HeartbeatInterval: 5 * time.Second, HeartbeatTimeout: 15 * time.Second}
 	caller := c.AddNode("caller", hb)
 	c.AddNode("svc-1", hb, &broker.Service{Name: "svc", Actions: map[string]broker.Action{
-		"slow": {Handler: func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "late", nil }},
+		"slow":  {Handler: func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "late", nil }},
 		"where": {Handler: func(ctx *broker.Context) (any, error) { return ctx.Broker().NodeID(), nil }},
 	}})
 	c.AddNode("svc-2", hb, echoService("svc"))
@@ -183,7 +183,7 @@ func TestErrorsKeepEveryFieldAcrossNodes(t *testing.T) {
 			"fail": {Handler: func(ctx *broker.Context) (any, error) {
 				return nil, errs.Retryable("stock service down", 503, "STOCK_DOWN", map[string]any{"sku": "A1", "n": 3})
 			}},
-			"plain": {Handler: func(ctx *broker.Context) (any, error) { return nil, errors.New("boom") }},
+			"plain":  {Handler: func(ctx *broker.Context) (any, error) { return nil, errors.New("boom") }},
 			"panics": {Handler: func(ctx *broker.Context) (any, error) { panic("kaput") }},
 		}})
 	c.Run(t, func() {

@@ -339,4 +339,3 @@ func (g *gate) leave() {
 		sig.Fire()
 	}
 }
-
