@@ -172,7 +172,7 @@ func TestBreakerAlone(t *testing.T) {
 			_, _ = client.Call("inv.get", nil) // +58s
 			c.Sim.Sleep(time.Second)
 			_, _ = client.Call("inv.get", nil) // +59s: 2 of 3
-			c.Sim.Sleep(2 * time.Second)     // the window closes at +60s: counts reset
+			c.Sim.Sleep(2 * time.Second)       // the window closes at +60s: counts reset
 			_, _ = client.Call("inv.get", nil) // +61s: 1 of 3
 			_, _ = client.Call("inv.get", nil) // 2 of 3
 			assert.Empty(t, c.Kinds(journal.BreakerChange))
