@@ -50,7 +50,10 @@ const (
 	FaultApplied  = "fault.applied"
 	FaultHealed   = "fault.healed"
 	Step          = "scenario.step"
-	Check         = "check.result"
+	// Domain entries are written by the e-commerce services for the invariant checkers.
+	DomainStock = "domain.stock" // {product, before, after, delta, op}: a stock change committed
+	DomainOrder = "domain.order" // {id, key, product, quantity}: an order persisted
+	Check       = "check.result"
 )
 
 // Entry is one journal line.
