@@ -89,7 +89,9 @@ type HandledOncePerGroup struct {
 	Groups []string // the groups that must handle it, e.g. ["email", "notification"]
 }
 
-func (c HandledOncePerGroup) Name() string { return "invariant: " + c.Event + " handled once per group" }
+func (c HandledOncePerGroup) Name() string {
+	return "invariant: " + c.Event + " handled once per group"
+}
 
 func (c HandledOncePerGroup) Check(entries []journal.Entry) Result {
 	expected := fmt.Sprintf("each %s handled once by each of %v", c.Event, c.Groups)
