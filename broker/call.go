@@ -185,11 +185,12 @@ func (b *Broker) callContext(ctx *Context) (any, error) {
 		e := errs.From(err)
 		attrs["error"], attrs["code"] = e.Name, e.Code
 	}
-	b.journal.Record(b.nodeID, journal.CallFinished, attrs)
 	if err == nil && ctx.CachedResult {
-		// A cached result is shared: hand out a copy so callers cannot mutate the cache.
-		return res, nil
+		// Served by this node's cacher (a local call): the caller's one view of
+		// ctx.CachedResult. Every hit decodes a fresh value, so nothing is shared.
+		attrs["cached"] = true
 	}
+	b.journal.Record(b.nodeID, journal.CallFinished, attrs)
 	return res, err
 }
 
@@ -271,7 +272,22 @@ func (b *Broker) wrapLocal(ep *Endpoint) Handler {
 			h = w(h, ep)
 		}
 	}
-	return h
+	return b.recoverLocal(h, ep.Action)
+}
+
+// recoverLocal turns a panic in a middleware (a user middleware, or a fault injected by one)
+// into an error, as invokeLocal does for the handler. It wraps the task boundaries: the whole
+// local chain, and the part of it the timeout middleware runs in a task of its own.
+func (b *Broker) recoverLocal(h Handler, action string) Handler {
+	return func(ctx *Context) (res any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("middleware panicked", "action", action, "panic", r)
+				res, err = nil, errs.New(fmt.Sprintf("panic in action '%s': %v", action, r), 500, "HANDLER_PANIC", nil)
+			}
+		}()
+		return h(ctx)
+	}
 }
 
 // wrapRemote builds the caller's side of a remote endpoint: RemoteAction hooks around the

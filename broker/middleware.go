@@ -86,6 +86,7 @@ func (b *Broker) validatorMiddleware() Middleware {
 // not killed: its late result is dropped).
 func (b *Broker) timeoutMiddleware() Middleware {
 	wrap := func(next Handler, ep *Endpoint) Handler {
+		guarded := b.recoverLocal(next, ep.Action) // next may run in a task of its own
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
 				t := b.opts.RequestTimeout
@@ -116,7 +117,7 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			if ep.Local {
 				ctx.setDeadline(deadline)
 				b.rt.Go("handle "+ctx.Action, func() {
-					res, err := next(ctx)
+					res, err := guarded(ctx)
 					ctx.release()
 					if !att.settle(res, err) {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})

@@ -67,7 +67,8 @@ func (c *SimCluster) StartAll() error {
 			if len(c.Brokers[id].Nodes()) >= len(c.order) {
 				break
 			}
-			c.Sim.Sleep(0)
+			// With latency, a zero sleep would never let in-flight packets land.
+			c.Sim.Sleep(c.Net.Latency())
 		}
 	}
 	return nil
