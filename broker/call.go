@@ -121,7 +121,9 @@ func toParams(params any) (map[string]any, error) {
 	case nil:
 		return map[string]any{}, nil
 	case map[string]any:
-		return p, nil
+		// A copy: the validator writes defaults and conversions into params, and the
+		// caller's map must not change under it.
+		return maps.Clone(p), nil
 	}
 	raw, err := json.Marshal(params)
 	if err != nil {

@@ -1,5 +1,23 @@
-// Package testutil builds simulated clusters for tests: one runtime, one network, one
+// Package testutil builds clusters for tests and scenarios: one runtime, one network, one
 // journal, many brokers.
+//
+// Build is the general builder: one call places catalog services (user, product, order,
+// email, notification, or your own through Spec.Services) on named nodes, in the simulated
+// runtime (seeded, virtual time) or the real one, with shared stores and outboxes, per-node
+// or shared cachers, and Crash/Restart of nodes:
+//
+//	c := testutil.MustBuild(t, testutil.Spec{Seed: 1, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+//		{ID: "gateway"},
+//		{ID: "products", Services: []string{"product"}},
+//		{ID: "orders", Services: []string{"order", "email", "notification"}},
+//	}})
+//	c.Run(t, func() {
+//		require.NoError(t, c.Start())
+//		res, err := c.Node("gateway").Call("product.list", nil)
+//		...
+//	})
+//
+// SimCluster is the older, lower-level builder of bare brokers on a simulator.
 package testutil
 
 import (

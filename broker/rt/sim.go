@@ -186,7 +186,8 @@ func (s *Sim) Run(main func()) error {
 		panic("rt: Run called from inside the simulation")
 	}
 	done := false
-	s.Go("main", func() { main(); done = true })
+	// deferred: a main that ends by runtime.Goexit (a failed require) still ends the run.
+	s.Go("main", func() { defer func() { done = true }(); main() })
 	s.lastProgress = s.now
 	return s.loop(func() bool { return done }, time.Time{})
 }

@@ -140,6 +140,8 @@ func TestInvariants(t *testing.T) {
 	assert.Equal(t, "FAIL invariant: no duplicate orders per idempotency key: expected 1 order per key, got a second order for key k1 (first deviation at +4s)",
 		check.NoDuplicateOrders{}.Check(append(good, order(4*time.Second, 2, "k1"))).Message())
 
+	assert.Equal(t, "FAIL invariant: stock never negative: expected stock ≥ 0 after every change, got no stock change journaled (nothing to check)",
+		check.StockNeverNegative{}.Check(nil).Message())
 	ev := []journal.Entry{
 		e(time.Second, "order-1", journal.EventEmitted, map[string]any{"id": "ev1", "event": "order.created", "broadcast": false}),
 		e(time.Second, "mail-1", journal.EventHandled, map[string]any{"id": "ev1", "event": "order.created", "group": "email"}),
@@ -151,4 +153,45 @@ func TestInvariants(t *testing.T) {
 		once.Check(ev[:2]).Message())
 	assert.Equal(t, "FAIL invariant: order.created handled once per group: expected each order.created handled once by each of [email notification], got event ev1 handled [email×2 notification×1] (first deviation at +1s)",
 		once.Check(append(ev, ev[1])).Message())
+}
+
+func TestCacheCoherence(t *testing.T) {
+	set := func(t time.Duration, node string) journal.Entry {
+		return e(t, node, journal.CacheSet, map[string]any{"key": "product.get:1", "ttl": 30 * time.Second})
+	}
+	hit := func(t time.Duration, node string) journal.Entry {
+		return e(t, node, journal.CacheHit, map[string]any{"key": "product.get:1", "call": "c"})
+	}
+	j := []journal.Entry{
+		set(time.Second, "p1"), set(time.Second, "p2"),
+		e(2*time.Second, "p1", journal.EventEmitted, map[string]any{"event": "cache.clean.product", "broadcast": true}),
+		e(2*time.Second, "p1", journal.CacheClean, map[string]any{"patterns": []any{"product.**"}}),
+		hit(3*time.Second, "p2"), hit(20*time.Second, "p2"),
+	}
+	c := check.CacheCoherence{Action: "product.get", MaxStale: 10 * time.Second}
+	assert.Equal(t, "FAIL cache coherence product.get: expected stale reads of product end within 10s of each write, got p2 served 2 stale read(s) from +3s to +20s, servable until +31s (window 29s after the write at +2s) (first deviation at +3s)", c.Check(j).Message())
+	c.MaxStale = 30 * time.Second
+	assert.True(t, c.Check(j).Pass)
+	assert.Equal(t, "FAIL cache coherence order.get: expected stale reads of order end within 0s of each write, got no write of order in the journal",
+		check.CacheCoherence{Action: "order.get"}.Check(j).Message())
+}
+
+func TestMembership(t *testing.T) {
+	j := []journal.Entry{
+		e(0, "gateway", journal.NodeJoined, map[string]any{"peer": "p1", "reconnected": false}),
+		e(15*time.Second, "gateway", journal.NodeLost, map[string]any{"peer": "p1", "unexpected": true}),
+		e(31*time.Second, "gateway", journal.NodeJoined, map[string]any{"peer": "p1", "reconnected": true}),
+	}
+	m := check.Membership{Observer: "gateway", Peer: "p1", Expected: []check.Transition{{To: "lost", At: 15 * time.Second}, {To: "joined", At: 30 * time.Second}}}
+	assert.Equal(t, "FAIL membership p1 seen by gateway: expected lost@+15s→joined@+30s, got lost@+15s→joined@+31s (first deviation at +30s)", m.Check(j).Message())
+	m.Tolerance = time.Second
+	assert.True(t, m.Check(j).Pass)
+}
+
+func TestErrors(t *testing.T) {
+	j := []journal.Entry{finished(time.Second, "product.get", false, ms), finished(2*time.Second, "product.get", false, ms), finished(3*time.Second, "product.get", true, ms)}
+	assert.Equal(t, "FAIL RequestTimeoutError of product.get: expected between 0 and 1, got 2 (first deviation at +2s)",
+		check.Errors{Action: "product.get", Error: "RequestTimeoutError", Max: 1}.Check(j).Message())
+	assert.Equal(t, "FAIL QueueIsFullError of product.get: expected at least 1, got 0",
+		check.Errors{Action: "product.get", Error: "QueueIsFullError", Min: 1, Max: -1}.Check(j).Message())
 }

@@ -25,6 +25,9 @@ func (c StockNeverNegative) Check(entries []journal.Entry) Result {
 				fmt.Sprintf("product %v at %v after %s", e.Attrs["product"], e.Attrs["after"], e.Str("op")), e.T)
 		}
 	}
+	if changes == 0 {
+		return fail(c.Name(), "stock ≥ 0 after every change", "no stock change journaled (nothing to check)", -1)
+	}
 	return pass(c.Name(), "stock ≥ 0 after every change", fmt.Sprintf("%d stock changes, none negative", changes))
 }
 
@@ -53,6 +56,9 @@ func (c OrderHasStockReduction) Check(entries []journal.Entry) Result {
 				fmt.Sprintf("order %v (key %s) has %d", e.Attrs["id"], key, n), e.T)
 		}
 	}
+	if orders == 0 {
+		return fail(c.Name(), "exactly 1 stock reduction per order", "no order journaled (nothing to check)", -1)
+	}
 	return pass(c.Name(), "exactly 1 stock reduction per order", fmt.Sprintf("%d orders, each with one reduction", orders))
 }
 
@@ -78,6 +84,9 @@ func (c NoDuplicateOrders) Check(entries []journal.Entry) Result {
 			return fail(c.Name(), "1 order per key", fmt.Sprintf("a second order for key %s", e.Str("key")), e.T)
 		}
 		seen[e.Str("key")] = true
+	}
+	if len(seen) == 0 {
+		return fail(c.Name(), "1 order per key", "no order with an idempotency key journaled (nothing to check)", -1)
 	}
 	return pass(c.Name(), "1 order per key", fmt.Sprintf("%d keys, one order each", len(seen)))
 }
@@ -123,6 +132,9 @@ func (c HandledOncePerGroup) Check(entries []journal.Entry) Result {
 				return fail(c.Name(), expected, fmt.Sprintf("event %s handled %v", id, groups), emittedAt[id])
 			}
 		}
+	}
+	if len(ids) == 0 {
+		return fail(c.Name(), expected, "no "+c.Event+" emitted (nothing to check)", -1)
 	}
 	return pass(c.Name(), expected, fmt.Sprintf("%d events, each handled once per group", len(ids)))
 }

@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"github.com/faultline/faultline/scenarios/check"
+)
+
+// buildChecks turns the scenario's check specs into checkers (plus its Go checkers).
+func buildChecks(s *Scenario) []check.Checker {
+	var out []check.Checker
+	for _, c := range s.Checks {
+		count := -1
+		if c.Count != nil {
+			count = *c.Count
+		}
+		switch c.Kind {
+		case "steady-state":
+			out = append(out, check.SteadyState{Label: c.Label, Window: check.Window{From: c.From, To: c.To}, Action: c.Action,
+				From: c.Node, MinSuccessRate: c.MinSuccessRate, MaxP99: c.MaxP99, MinCalls: c.MinCalls})
+		case "breaker":
+			ts := make([]check.Transition, len(c.Transitions))
+			for i, t := range c.Transitions {
+				ts[i] = check.Transition{To: t.To, At: t.At}
+			}
+			out = append(out, check.BreakerSequence{Endpoint: c.Endpoint, Observer: c.Node, Expected: ts, Tolerance: c.Tolerance})
+		case "timeout", "skip":
+			out = append(out, check.Timeouts{Action: c.Action, Kind: c.Kind, Budget: c.Budget, Count: count, At: c.At})
+		case "retries":
+			maxRetries := -1
+			if c.Max != nil {
+				maxRetries = int(*c.Max)
+			}
+			out = append(out, check.Retries{Action: c.Action, Max: maxRetries, Delays: c.Delays})
+		case "amplification":
+			m := 1.0
+			if c.Max != nil {
+				m = *c.Max
+			}
+			out = append(out, check.Amplification{Action: c.Action, Max: m})
+		case "cache-coherence":
+			out = append(out, check.CacheCoherence{Action: c.Action, MaxStale: c.MaxStale, Shared: c.Shared})
+		case "membership":
+			ts := make([]check.Transition, len(c.Transitions))
+			for i, t := range c.Transitions {
+				ts[i] = check.Transition{To: t.To, At: t.At}
+			}
+			out = append(out, check.Membership{Observer: c.Node, Peer: c.Peer, Expected: ts, Tolerance: c.Tolerance})
+		case "errors":
+			maxErrs := -1
+			if c.Max != nil {
+				maxErrs = int(*c.Max)
+			}
+			out = append(out, check.Errors{Action: c.Action, Error: c.Error, Min: c.Min, Max: maxErrs})
+		case "stock-never-negative":
+			out = append(out, check.StockNeverNegative{})
+		case "order-stock-reduction":
+			out = append(out, check.OrderHasStockReduction{})
+		case "no-duplicate-orders":
+			out = append(out, check.NoDuplicateOrders{})
+		case "handled-once-per-group":
+			out = append(out, check.HandledOncePerGroup{Event: c.Event, Groups: c.Groups})
+		}
+	}
+	return append(out, s.ExtraChecks...)
+}

@@ -1,0 +1,231 @@
+// Package scenarios is Faultline's scenario engine. A Scenario names a cluster (nodes, the
+// services each runs, broker options per node), a workload (who calls what, how often, for
+// how long), a fault schedule and checks, plus a seed. Run executes it in the simulated
+// runtime and returns a verdict, the journal and each check's outcome. The same Scenario
+// value is what a YAML scenario file decodes into, so Go and YAML scenarios run through one
+// engine.
+package scenarios
+
+import (
+	"time"
+
+	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/scenarios/check"
+)
+
+// Scenario is one scripted experiment.
+type Scenario struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	Seed        uint64 `yaml:"seed" json:"seed"`
+	// Duration is how much virtual time the run lasts (workload and faults are cut there).
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	// Network is the base one-way latency of the simulated network.
+	Network  NetworkSpec    `yaml:"network,omitempty" json:"network"`
+	Nodes    []NodeSpec     `yaml:"nodes" json:"nodes"`
+	Workload []WorkloadSpec `yaml:"workload,omitempty" json:"workload,omitempty"`
+	Faults   []FaultSpec    `yaml:"faults,omitempty" json:"faults,omitempty"`
+	Checks   []CheckSpec    `yaml:"checks,omitempty" json:"checks,omitempty"`
+	// Config configures the services (JWT secret, outbox latency, ...).
+	Config ServiceConfig `yaml:"config,omitempty" json:"config"`
+
+	// Go-only extensions (not expressible in a file).
+	// ExtraServices adds services by name to the catalog for this scenario.
+	ExtraServices map[string]ServiceFactory `yaml:"-" json:"-"`
+	// ExtraChecks are checkers written in Go.
+	ExtraChecks []check.Checker `yaml:"-" json:"-"`
+	// Setup runs inside the simulation after the cluster started and before the workload,
+	// with the running cluster (for example to seed data).
+	Setup func(c *Cluster) error `yaml:"-" json:"-"`
+}
+
+// NetworkSpec configures the simulated network.
+type NetworkSpec struct {
+	Latency time.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+}
+
+// NodeSpec is one node of the cluster.
+type NodeSpec struct {
+	ID       string      `yaml:"id" json:"id"`
+	Services []string    `yaml:"services,omitempty" json:"services,omitempty"`
+	Options  NodeOptions `yaml:"options,omitempty" json:"options"`
+}
+
+// NodeOptions are the broker options a scenario can set, in data form.
+type NodeOptions struct {
+	RequestTimeout    time.Duration  `yaml:"requestTimeout,omitempty" json:"requestTimeout,omitempty"`
+	HeartbeatInterval time.Duration  `yaml:"heartbeatInterval,omitempty" json:"heartbeatInterval,omitempty"`
+	HeartbeatTimeout  time.Duration  `yaml:"heartbeatTimeout,omitempty" json:"heartbeatTimeout,omitempty"`
+	Strategy          string         `yaml:"strategy,omitempty" json:"strategy,omitempty"`
+	PreferLocal       *bool          `yaml:"preferLocal,omitempty" json:"preferLocal,omitempty"`
+	MaxCallLevel      int            `yaml:"maxCallLevel,omitempty" json:"maxCallLevel,omitempty"`
+	Retry             *RetrySpec     `yaml:"retryPolicy,omitempty" json:"retryPolicy,omitempty"`
+	CircuitBreaker    *BreakerSpec   `yaml:"circuitBreaker,omitempty" json:"circuitBreaker,omitempty"`
+	Bulkhead          *BulkheadSpec  `yaml:"bulkhead,omitempty" json:"bulkhead,omitempty"`
+	Cacher            string         `yaml:"cacher,omitempty" json:"cacher,omitempty"` // "", "memory", "memory-lru", "redis" (one shared miniredis)
+	CacherMaxEntries  int            `yaml:"cacherMaxEntries,omitempty" json:"cacherMaxEntries,omitempty"`
+	Metadata          map[string]any `yaml:"metadata,omitempty" json:"metadata,omitempty"`
+}
+
+// RetrySpec is Moleculer's retryPolicy.
+type RetrySpec struct {
+	Enabled  bool          `yaml:"enabled" json:"enabled"`
+	Retries  int           `yaml:"retries,omitempty" json:"retries,omitempty"`
+	Delay    time.Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+	MaxDelay time.Duration `yaml:"maxDelay,omitempty" json:"maxDelay,omitempty"`
+	Factor   float64       `yaml:"factor,omitempty" json:"factor,omitempty"`
+}
+
+// BreakerSpec is Moleculer's circuitBreaker.
+type BreakerSpec struct {
+	Enabled         bool          `yaml:"enabled" json:"enabled"`
+	Threshold       float64       `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	MinRequestCount int           `yaml:"minRequestCount,omitempty" json:"minRequestCount,omitempty"`
+	WindowTime      time.Duration `yaml:"windowTime,omitempty" json:"windowTime,omitempty"`
+	HalfOpenTime    time.Duration `yaml:"halfOpenTime,omitempty" json:"halfOpenTime,omitempty"`
+}
+
+// BulkheadSpec is Moleculer's bulkhead.
+type BulkheadSpec struct {
+	Enabled      bool `yaml:"enabled" json:"enabled"`
+	Concurrency  int  `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	MaxQueueSize int  `yaml:"maxQueueSize,omitempty" json:"maxQueueSize,omitempty"`
+}
+
+// WorkloadSpec is a group of clients calling one action.
+type WorkloadSpec struct {
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// From is the node the calls are made on.
+	From   string         `yaml:"from" json:"from"`
+	Action string         `yaml:"action" json:"action"`
+	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
+	Meta   map[string]any `yaml:"meta,omitempty" json:"meta,omitempty"`
+	// Call options.
+	Timeout  *time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Retries  *int           `yaml:"retries,omitempty" json:"retries,omitempty"`
+	Fallback any            `yaml:"fallback,omitempty" json:"fallback,omitempty"`
+	NodeID   string         `yaml:"nodeID,omitempty" json:"nodeID,omitempty"`
+	// Clients run concurrently (default 1: one sequential client).
+	Clients int `yaml:"clients,omitempty" json:"clients,omitempty"`
+	// Rate is calls per second per client, on a fixed schedule (open loop); 0 means each
+	// client calls back to back, waiting Think between calls (closed loop).
+	Rate  float64       `yaml:"rate,omitempty" json:"rate,omitempty"`
+	Think time.Duration `yaml:"think,omitempty" json:"think,omitempty"`
+	// Start and Duration bound the workload in virtual time (Duration 0: until the end).
+	Start    time.Duration `yaml:"start,omitempty" json:"start,omitempty"`
+	Duration time.Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
+	// Count is the number of calls per client (0: until the workload ends).
+	Count int `yaml:"count,omitempty" json:"count,omitempty"`
+	// ParamsFunc builds params for call i of client c (Go only; overrides Params).
+	ParamsFunc func(client, i int) map[string]any `yaml:"-" json:"-"`
+}
+
+// FaultSpec is one scheduled fault, in data form. Kind selects the fault; the fields it
+// uses are documented per kind in the faults package and the README.
+type FaultSpec struct {
+	Name     string        `yaml:"name,omitempty" json:"name,omitempty"`
+	Kind     string        `yaml:"kind" json:"kind"`
+	Start    time.Duration `yaml:"start,omitempty" json:"start,omitempty"`
+	Duration time.Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
+	Every    time.Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	Count    int           `yaml:"count,omitempty" json:"count,omitempty"`
+
+	// Network targets.
+	From   []string `yaml:"from,omitempty" json:"from,omitempty"`
+	To     []string `yaml:"to,omitempty" json:"to,omitempty"`
+	Types  []string `yaml:"types,omitempty" json:"types,omitempty"`
+	A      []string `yaml:"a,omitempty" json:"a,omitempty"`
+	B      []string `yaml:"b,omitempty" json:"b,omitempty"`
+	Bridge string   `yaml:"bridge,omitempty" json:"bridge,omitempty"`
+	// Node targets (crash, pause, restart, skew, isolate) and action targets.
+	Node   string `yaml:"node,omitempty" json:"node,omitempty"`
+	Action string `yaml:"action,omitempty" json:"action,omitempty"`
+
+	// Parameters.
+	Rate   float64       `yaml:"rate,omitempty" json:"rate,omitempty"`
+	FirstN int           `yaml:"firstN,omitempty" json:"firstN,omitempty"`
+	Delay  time.Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+	Jitter time.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Dist   string        `yaml:"dist,omitempty" json:"dist,omitempty"`
+	Skew   time.Duration `yaml:"skew,omitempty" json:"skew,omitempty"`
+	Error  *ErrorSpec    `yaml:"error,omitempty" json:"error,omitempty"`
+}
+
+// ErrorSpec is the error an action fault returns.
+type ErrorSpec struct {
+	Name      string `yaml:"name,omitempty" json:"name,omitempty"`
+	Message   string `yaml:"message,omitempty" json:"message,omitempty"`
+	Code      int    `yaml:"code,omitempty" json:"code,omitempty"`
+	Type      string `yaml:"type,omitempty" json:"type,omitempty"`
+	Retryable bool   `yaml:"retryable,omitempty" json:"retryable,omitempty"`
+}
+
+// CheckSpec is one check, in data form; Kind selects the checker.
+type CheckSpec struct {
+	Kind  string `yaml:"kind" json:"kind"`
+	Label string `yaml:"label,omitempty" json:"label,omitempty"`
+	// Window for steady-state checks.
+	From time.Duration `yaml:"from,omitempty" json:"from,omitempty"`
+	To   time.Duration `yaml:"to,omitempty" json:"to,omitempty"`
+	// Targets.
+	Action   string `yaml:"action,omitempty" json:"action,omitempty"`
+	Node     string `yaml:"node,omitempty" json:"node,omitempty"`
+	Endpoint string `yaml:"endpoint,omitempty" json:"endpoint,omitempty"`
+	Event    string `yaml:"event,omitempty" json:"event,omitempty"`
+	// Thresholds.
+	MinSuccessRate float64         `yaml:"minSuccessRate,omitempty" json:"minSuccessRate,omitempty"`
+	MaxP99         time.Duration   `yaml:"maxP99,omitempty" json:"maxP99,omitempty"`
+	MinCalls       int             `yaml:"minCalls,omitempty" json:"minCalls,omitempty"`
+	Transitions    []TransitionAt  `yaml:"transitions,omitempty" json:"transitions,omitempty"`
+	Tolerance      time.Duration   `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	Budget         time.Duration   `yaml:"budget,omitempty" json:"budget,omitempty"`
+	Count          *int            `yaml:"count,omitempty" json:"count,omitempty"`
+	At             []time.Duration `yaml:"at,omitempty" json:"at,omitempty"`
+	Max            *float64        `yaml:"max,omitempty" json:"max,omitempty"`
+	Delays         []time.Duration `yaml:"delays,omitempty" json:"delays,omitempty"`
+	Groups         []string        `yaml:"groups,omitempty" json:"groups,omitempty"`
+	MaxStale       time.Duration   `yaml:"maxStale,omitempty" json:"maxStale,omitempty"`
+	// Peer is the watched node (membership).
+	Peer string `yaml:"peer,omitempty" json:"peer,omitempty"`
+	// Error is the error name counted (errors); Min the least count.
+	Error string `yaml:"error,omitempty" json:"error,omitempty"`
+	Min   int    `yaml:"min,omitempty" json:"min,omitempty"`
+	// Shared: the nodes share one cacher (cache-coherence).
+	Shared bool `yaml:"shared,omitempty" json:"shared,omitempty"`
+}
+
+// TransitionAt is an expected breaker transition.
+type TransitionAt struct {
+	To string        `yaml:"to" json:"to"`
+	At time.Duration `yaml:"at" json:"at"`
+}
+
+// ServiceConfig configures the e-commerce services of a scenario.
+type ServiceConfig struct {
+	JWTSecret       string        `yaml:"jwtSecret,omitempty" json:"jwtSecret,omitempty"`
+	MailLatency     time.Duration `yaml:"mailLatency,omitempty" json:"mailLatency,omitempty"`
+	MailFailureRate float64       `yaml:"mailFailureRate,omitempty" json:"mailFailureRate,omitempty"`
+	CacheTTL        time.Duration `yaml:"cacheTTL,omitempty" json:"cacheTTL,omitempty"`
+	Products        []Product     `yaml:"products,omitempty" json:"products,omitempty"`
+	// Users are registered and logged in before the workload; a workload's meta or params
+	// value "{{token}}" is the first user's JWT, "{{token:<email>}}" a given user's.
+	Users []User `yaml:"users,omitempty" json:"users,omitempty"`
+}
+
+// Product is a product seeded before the workload starts.
+type Product struct {
+	Name  string  `yaml:"name" json:"name"`
+	Price float64 `yaml:"price" json:"price"`
+	Stock int     `yaml:"stock" json:"stock"`
+}
+
+// User is a user seeded before the workload starts.
+type User struct {
+	Email    string `yaml:"email" json:"email"`
+	Password string `yaml:"password" json:"password"`
+	Name     string `yaml:"name" json:"name"`
+}
+
+// ServiceFactory builds a fresh instance of a service for one node. Shared state (a
+// database) lives in env and survives a node's crash; in-memory broker state does not.
+type ServiceFactory func(env *ServiceEnv) (*broker.Service, error)

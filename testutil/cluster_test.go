@@ -1,0 +1,168 @@
+package testutil_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/services/catalog"
+	"github.com/faultline/faultline/services/product"
+	"github.com/faultline/faultline/testutil"
+)
+
+func TestBuildRejectsBadSpecs(t *testing.T) {
+	for name, spec := range map[string]testutil.Spec{
+		"unknown service": {Nodes: []testutil.NodeSpec{{ID: "a", Services: []string{"nope"}}}},
+		"duplicate id":    {Nodes: []testutil.NodeSpec{{ID: "a"}, {ID: "a"}}},
+		"no id":           {Nodes: []testutil.NodeSpec{{}}},
+		"unknown cacher":  {Cacher: "redis-ish"},
+	} {
+		_, err := testutil.Build(spec)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestCatalogNames(t *testing.T) {
+	for _, n := range []string{"user", "product", "order", "email", "notification"} {
+		assert.Contains(t, catalog.Names(), n)
+	}
+}
+
+func productCount(t *testing.T, c *testutil.Cluster) int {
+	n, err := c.Adapter(product.Model).Count(context.Background(), nil)
+	require.NoError(t, err)
+	return n
+}
+
+// TestCrashAndRestart: a crashed node loses its memory (its cache), not the data; the
+// restarted node is a new instance with the same ID and services, and serves again.
+func TestCrashAndRestart(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 1, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+		{ID: "client"},
+		{ID: "p1", Services: []string{"product"}},
+		{ID: "p2", Services: []string{"product"}},
+	}})
+	assert.Equal(t, []string{"p1", "p2"}, c.NodesRunning("product"))
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		cl := c.Node("client")
+		_, err := cl.Call("product.create", map[string]any{"name": "Widget", "price": 1, "stock": 5})
+		require.NoError(t, err)
+		_, err = cl.Call("product.get", map[string]any{"id": 1}, broker.WithNodeID("p1"))
+		require.NoError(t, err)
+		keys, err := c.Node("p1").Cacher().Keys(context.Background())
+		require.NoError(t, err)
+		require.NotEmpty(t, keys)
+		oldInstance := instance(c.Node("p1"))
+
+		c.Crash("p1")
+		assert.False(t, c.Node("p1").Started())
+		_, err = cl.Call("product.get", map[string]any{"id": 1}, broker.WithNodeID("p2"))
+		require.NoError(t, err)
+
+		require.NoError(t, c.Restart("p1"))
+		assert.NotEqual(t, oldInstance, instance(c.Node("p1")))
+		keys, err = c.Node("p1").Cacher().Keys(context.Background())
+		require.NoError(t, err)
+		assert.Empty(t, keys, "a restarted node's memory cacher is empty")
+		res, err := cl.Call("product.get", map[string]any{"id": 1}, broker.WithNodeID("p1"))
+		require.NoError(t, err)
+		var p map[string]any
+		require.NoError(t, broker.Decode(res, &p))
+		assert.Equal(t, "Widget", p["name"], "the data survived the crash")
+	})
+	assert.Equal(t, 1, productCount(t, c))
+	started := 0
+	for _, e := range c.Kinds(journal.NodeStarted) {
+		if e.Node == "p1" {
+			started++
+		}
+	}
+	assert.Equal(t, 2, started)
+}
+
+func instance(b *broker.Broker) string {
+	for _, n := range b.Nodes() {
+		if n.Local {
+			return n.InstanceID
+		}
+	}
+	return ""
+}
+
+func TestSharedCacherSurvivesRestart(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 2, Cacher: testutil.CacherShared, Nodes: []testutil.NodeSpec{
+		{ID: "p1", Services: []string{"product"}},
+		{ID: "p2", Services: []string{"product"}},
+	}})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		assert.Same(t, c.Node("p1").Cacher(), c.Node("p2").Cacher())
+		_, err := c.Node("p1").Call("product.create", map[string]any{"name": "Widget", "price": 1})
+		require.NoError(t, err)
+		c.Sleep(time.Second) // every node's cache.clean has run
+		_, err = c.Node("p1").Call("product.get", map[string]any{"id": 1})
+		require.NoError(t, err)
+		require.NoError(t, c.Restart("p1"))
+		keys, err := c.Node("p1").Cacher().Keys(context.Background())
+		require.NoError(t, err)
+		assert.NotEmpty(t, keys)
+	})
+}
+
+func TestCustomServicesAndAddNode(t *testing.T) {
+	echo := func(*catalog.Resources) (*broker.Service, error) {
+		return &broker.Service{Name: "echo", Actions: map[string]broker.Action{
+			"say": {Handler: func(ctx *broker.Context) (any, error) { return ctx.Params["text"], nil }},
+		}}, nil
+	}
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 3, Services: map[string]catalog.Constructor{"echo": echo},
+		Nodes: []testutil.NodeSpec{{ID: "a"}}})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		_, err := c.AddNode(testutil.NodeSpec{ID: "b", Services: []string{"echo"}})
+		require.NoError(t, err)
+		res, err := c.Node("a").Call("echo.say", map[string]any{"text": "hi"})
+		require.NoError(t, err)
+		assert.Equal(t, "hi", res)
+	})
+	assert.Equal(t, []string{"a", "b"}, c.NodeIDs())
+}
+
+// TestRealRuntime runs the order flow on the wall-clock runtime.
+func TestRealRuntime(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Real: true, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+		{ID: "gw", Options: broker.Options{RequestTimeout: 10 * time.Second}},
+		{ID: "users", Services: []string{"user", "email"}},
+		{ID: "shop", Services: []string{"product", "order", "notification"}},
+	}})
+	assert.Nil(t, c.Sim)
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		gw := c.Node("gw")
+		_, err := gw.Call("product.create", map[string]any{"name": "Widget", "price": 2.5, "stock": 3})
+		require.NoError(t, err)
+		_, err = gw.Call("user.register", map[string]any{"email": "ada@example.com", "password": "pa55word", "name": "Ada"})
+		require.NoError(t, err)
+		res, err := gw.Call("user.login", map[string]any{"email": "ada@example.com", "password": "pa55word"})
+		require.NoError(t, err)
+		var login struct{ Token string }
+		require.NoError(t, broker.Decode(res, &login))
+		res, err = gw.Call("order.create", map[string]any{"productId": 1, "quantity": 2}, broker.WithMeta(map[string]any{"token": login.Token}))
+		require.NoError(t, err)
+		var o struct{ TotalPrice float64 }
+		require.NoError(t, broker.Decode(res, &o))
+		assert.Equal(t, 5.0, o.TotalPrice)
+		require.Eventually(t, func() bool {
+			return c.Outbox("email").Count("order.created") == 1 && c.Outbox("notification").Count("order.created") == 1
+		}, 5*time.Second, 5*time.Millisecond)
+	})
+	p, err := c.Adapter(product.Model).FindByID(context.Background(), 1)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), p["stock"])
+}
