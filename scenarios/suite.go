@@ -21,6 +21,14 @@ func breaker() *BreakerSpec {
 
 var widget = []Product{{Name: "widget", Price: 10, Stock: 1000}}
 
+// pairedReads is two open-loop clients reading product 1 at the same instants, once a
+// second: with two product nodes, round robin then gives each node exactly one call per
+// instant whichever node it starts with, so breaker timings do not depend on the seed.
+func pairedReads(start time.Duration) WorkloadSpec {
+	return WorkloadSpec{Name: "paired reads", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1},
+		Clients: 2, Rate: 1, Start: start}
+}
+
 // getWidget reads product 1 once a second from the gateway.
 func getWidget(start, duration time.Duration) WorkloadSpec {
 	return WorkloadSpec{Name: "read widget", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1},
@@ -74,18 +82,19 @@ func Failover() Scenario {
 			{ID: "product-1", Services: []string{"product"}},
 			{ID: "product-2", Services: []string{"product"}},
 		},
-		Workload: []WorkloadSpec{getWidget(sec, 0)},
+		Workload: []WorkloadSpec{pairedReads(sec)},
 		Faults:   []FaultSpec{{Name: "product-1 fails", Kind: "error", Action: "product.get", Node: "product-1", Start: 5 * sec}},
 		Checks: []CheckSpec{
 			// The broken endpoint keeps being probed every halfOpenTime; each probe fails.
 			{Kind: "breaker", Endpoint: "product-1:product.get", Node: "gateway", Transitions: []TransitionAt{
-				{To: "open", At: 7 * sec}, {To: "half-open", At: 12 * sec}, {To: "open", At: 13 * sec},
-				{To: "half-open", At: 18 * sec}, {To: "open", At: 19 * sec}, {To: "half-open", At: 24 * sec}, {To: "open", At: 25 * sec},
+				{To: "open", At: 8 * sec}, {To: "half-open", At: 13 * sec}, {To: "open", At: 13 * sec},
+				{To: "half-open", At: 18 * sec}, {To: "open", At: 18 * sec}, {To: "half-open", At: 23 * sec}, {To: "open", At: 23 * sec},
+				{To: "half-open", At: 28 * sec}, {To: "open", At: 28 * sec},
 			}},
 			{Kind: "breaker", Endpoint: "product-2:product.get", Node: "gateway"},
-			// Only the probes fail once the breaker is open: 3 of the 22 calls.
-			{Kind: "errors", Action: "product.get", Error: "MoleculerError", Min: 5, Max: f64(5)},
-			{Kind: "steady-state", Label: "after the breaker opened", From: 7*sec + ms, MinSuccessRate: 0.85},
+			// 4 failures open it (4 of 8 calls at +5..+8s); after that only the probes fail.
+			{Kind: "errors", Action: "product.get", Error: "MoleculerError", Min: 8, Max: f64(8)},
+			{Kind: "steady-state", Label: "after the breaker opened", From: 8*sec + ms, MinSuccessRate: 0.9},
 		},
 	}
 }
@@ -200,7 +209,8 @@ func CrashFailover() Scenario {
 		Checks: []CheckSpec{
 			{Kind: "steady-state", Label: "whole run", MinSuccessRate: 1},
 			{Kind: "errors", Action: "product.get", Max: f64(0)},
-			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 12*sec + 500*ms}}, Tolerance: sec},
+			// Lost 3 s after its last heartbeat before the crash: in [+11.5s, +13s].
+			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 12*sec + 250*ms}}, Tolerance: 750 * ms},
 		},
 	}
 }
@@ -225,7 +235,10 @@ func NodePause() Scenario {
 		Workload: []WorkloadSpec{getWidget(sec, 0)},
 		Faults:   []FaultSpec{{Name: "product-1 paused", Kind: "pause", Node: "product-1", Start: 10 * sec, Duration: 15 * sec}},
 		Checks: []CheckSpec{
-			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 15 * sec}, {To: "joined", At: 25 * sec}}, Tolerance: sec},
+			// Lost HeartbeatTimeout (5 s) after the last packet heard, which the ±0.5 s heartbeat
+			// jitter puts somewhere in the last 1.5 s before the pause: lost in [+13.5s, +15s].
+			// Held packets are delivered at the resume: rejoined at +25s.
+			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 14*sec + 250*ms}, {To: "joined", At: 25 * sec}}, Tolerance: 750 * ms},
 			{Kind: "steady-state", Label: "whole run", MinSuccessRate: 1},
 		},
 	}
@@ -244,20 +257,21 @@ func AsymmetricPartition() Scenario {
 			{ID: "product-1", Services: []string{"product"}},
 			{ID: "product-2", Services: []string{"product"}},
 		},
-		Workload: []WorkloadSpec{getWidget(sec, 0)},
+		Workload: []WorkloadSpec{pairedReads(sec)},
 		Faults: []FaultSpec{{Name: "replies lost", Kind: "asymmetric", From: []string{"product-1"}, To: []string{"gateway"},
 			Types: []string{"RES"}, Start: 5 * sec, Duration: 20 * sec}},
 		Checks: []CheckSpec{
-			{Kind: "timeout", Action: "product.get", Budget: 200 * ms, Count: intp(4)},
+			{Kind: "timeout", Action: "product.get", Budget: 200 * ms, Count: intp(6),
+				At: []time.Duration{5*sec + 200*ms, 6*sec + 200*ms, 7*sec + 200*ms, 8*sec + 200*ms, 14*sec + 200*ms, 20*sec + 200*ms}},
 			{Kind: "breaker", Endpoint: "product-1:product.get", Node: "gateway", Transitions: []TransitionAt{
-				{To: "open", At: 7*sec + 400*ms}, {To: "half-open", At: 12*sec + 400*ms}, {To: "open", At: 13*sec + 600*ms},
-				{To: "half-open", At: 18*sec + 600*ms}, {To: "open", At: 19*sec + 800*ms}, {To: "half-open", At: 24*sec + 800*ms},
-				{To: "closed", At: 25*sec + 800*ms},
+				{To: "open", At: 8*sec + 200*ms}, {To: "half-open", At: 13*sec + 200*ms}, {To: "open", At: 14*sec + 200*ms},
+				{To: "half-open", At: 19*sec + 200*ms}, {To: "open", At: 20*sec + 200*ms}, {To: "half-open", At: 25*sec + 200*ms},
+				{To: "closed", At: 26 * sec},
 			}},
 			// Heartbeats still flow: the node is never lost, only its replies.
 			{Kind: "membership", Node: "gateway", Peer: "product-1"},
 			// Once open, only the probes fail.
-			{Kind: "steady-state", Label: "after the breaker opened", From: 7*sec + 500*ms, To: 25 * sec, MinSuccessRate: 0.85},
+			{Kind: "steady-state", Label: "after the breaker opened", From: 8*sec + 300*ms, To: 25 * sec, MinSuccessRate: 0.9},
 			{Kind: "steady-state", Label: "after the heal", From: 26 * sec, MinSuccessRate: 1},
 		},
 	}
@@ -283,7 +297,9 @@ func SymmetricPartition() Scenario {
 		Faults: []FaultSpec{{Name: "split", Kind: "partition", A: []string{"gateway"}, B: []string{"product-1"},
 			Start: 5 * sec, Duration: 20 * sec}},
 		Checks: []CheckSpec{
-			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 9 * sec}, {To: "joined", At: 25 * sec}}, Tolerance: sec},
+			// Lost 4 s after the last packet before the split: in [+7.5s, +9s]. Rejoined at
+			// product-1's first heartbeat after the heal: in [+25s, +26.5s].
+			{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []TransitionAt{{To: "lost", At: 8*sec + 250*ms}, {To: "joined", At: 25*sec + 750*ms}}, Tolerance: 750 * ms},
 			{Kind: "steady-state", Label: "whole run", MinSuccessRate: 1},
 			{Kind: "steady-state", Label: "after the heal", From: 27 * sec, MinSuccessRate: 1, MaxP99: 10 * ms},
 		},
