@@ -399,56 +399,18 @@ func TestCacheLostBroadcastServesStaleUntilTTL(t *testing.T) {
 	assert.False(t, p1, "the writer's own cache was cleaned")
 }
 
-// simRedis keeps a miniredis in step with the simulated clock. miniredis keeps its own
-// clock and, by default, only counts TTLs down on FastForward. With ClockTTL on, TTLs run on
-// the clock SetTime sets; setting it to the virtual now before every command makes a key
-// expire exactly when the simulated clock reaches its TTL, as a real Redis would in real
-// time. One simRedis may wrap several cacher clients of the same server.
-type simRedis struct {
-	*cache.Redis
-	mr    *miniredis.Miniredis
-	clock rt.Clock
-}
-
 func newSimMiniredis(t *testing.T, clock rt.Clock) *miniredis.Miniredis {
-	mr := miniredis.RunT(t)
-	mr.SetTime(clock.Now())
-	mr.ClockTTL(true)
+	mr, err := testutil.NewSimMiniredis(clock)
+	require.NoError(t, err)
+	t.Cleanup(mr.Close)
 	return mr
 }
 
-func newSimRedis(t *testing.T, mr *miniredis.Miniredis, clock rt.Clock) *simRedis {
-	r, err := cache.NewRedis(cache.RedisOptions{URL: "redis://" + mr.Addr()})
+func newSimRedis(t *testing.T, mr *miniredis.Miniredis, clock rt.Clock) *testutil.SimRedis {
+	r, err := testutil.NewSimRedis(mr, clock)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
-	return &simRedis{Redis: r, mr: mr, clock: clock}
-}
-
-func (s *simRedis) sync() { s.mr.SetTime(s.clock.Now()) }
-
-func (s *simRedis) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	s.sync()
-	return s.Redis.Get(ctx, key)
-}
-
-func (s *simRedis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.sync()
-	return s.Redis.Set(ctx, key, value, ttl)
-}
-
-func (s *simRedis) Del(ctx context.Context, keys ...string) error {
-	s.sync()
-	return s.Redis.Del(ctx, keys...)
-}
-
-func (s *simRedis) Clean(ctx context.Context, patterns ...string) error {
-	s.sync()
-	return s.Redis.Clean(ctx, patterns...)
-}
-
-func (s *simRedis) Keys(ctx context.Context) ([]string, error) {
-	s.sync()
-	return s.Redis.Keys(ctx)
+	return r
 }
 
 // Two product nodes share one Redis (miniredis): a value one node stores is a hit on the

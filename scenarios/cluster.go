@@ -44,7 +44,7 @@ type Cluster struct {
 	nodes    map[string]*node
 	order    []string
 	tokens   map[string]string // seeded users' JWTs by email ("" = the first)
-	redis    *simRedis         // the shared Redis-protocol cacher, when a node asks for one
+	redis    *sharedRedis      // the shared Redis-protocol cacher, when a node asks for one
 }
 
 type node struct {

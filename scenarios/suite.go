@@ -29,6 +29,26 @@ func pairedReads(start time.Duration) WorkloadSpec {
 		Clients: 2, Rate: 1, Start: start}
 }
 
+// twoProducts is a gateway in front of two product nodes.
+func twoProducts(gateway, products NodeOptions) []NodeSpec {
+	return []NodeSpec{
+		{ID: "gateway", Options: gateway},
+		{ID: "product-1", Services: []string{"product"}, Options: products},
+		{ID: "product-2", Services: []string{"product"}, Options: products},
+	}
+}
+
+// heartbeats is a node option set with fast heartbeats; retrying adds the gateway's retries.
+func heartbeats(timeout time.Duration) NodeOptions {
+	return NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: timeout}
+}
+
+func retrying(o NodeOptions, requestTimeout time.Duration) NodeOptions {
+	o.RequestTimeout = requestTimeout
+	o.Retry = &RetrySpec{Enabled: true, Retries: 2, Delay: 100 * ms}
+	return o
+}
+
 // getWidget reads product 1 once a second from the gateway.
 func getWidget(start, duration time.Duration) WorkloadSpec {
 	return WorkloadSpec{Name: "read widget", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1},
@@ -77,13 +97,9 @@ func Failover() Scenario {
 		Name: "failover", Seed: 2, Duration: 30 * sec,
 		Description: "per-endpoint failover: product-1 breaks, its breaker opens, product-2 serves everything",
 		Config:      ServiceConfig{Products: widget},
-		Nodes: []NodeSpec{
-			{ID: "gateway", Options: NodeOptions{CircuitBreaker: breaker()}},
-			{ID: "product-1", Services: []string{"product"}},
-			{ID: "product-2", Services: []string{"product"}},
-		},
-		Workload: []WorkloadSpec{pairedReads(sec)},
-		Faults:   []FaultSpec{{Name: "product-1 fails", Kind: "error", Action: "product.get", Node: "product-1", Start: 5 * sec}},
+		Nodes:       twoProducts(NodeOptions{CircuitBreaker: breaker()}, NodeOptions{}),
+		Workload:    []WorkloadSpec{pairedReads(sec)},
+		Faults:      []FaultSpec{{Name: "product-1 fails", Kind: "error", Action: "product.get", Node: "product-1", Start: 5 * sec}},
 		Checks: []CheckSpec{
 			// The broken endpoint keeps being probed every halfOpenTime; each probe fails.
 			{Kind: "breaker", Endpoint: "product-1:product.get", Node: "gateway", Transitions: []TransitionAt{
@@ -189,19 +205,12 @@ func RetryBackoff() Scenario {
 // with RequestRejectedError when the heartbeat timeout expires, and the retry lands them on
 // product-2: no call fails.
 func CrashFailover() Scenario {
-	hb := NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: 3 * sec}
-	gw := hb
-	gw.Retry = &RetrySpec{Enabled: true, Retries: 2, Delay: 100 * ms}
 	return Scenario{
 		Name: "crash-failover", Seed: 6, Duration: 30 * sec,
 		Description: "product-1 crashes with requests in flight; they are rejected at node loss and retried on product-2",
 		Config:      ServiceConfig{Products: widget},
-		Nodes: []NodeSpec{
-			{ID: "gateway", Options: gw},
-			{ID: "product-1", Services: []string{"product"}, Options: hb},
-			{ID: "product-2", Services: []string{"product"}, Options: hb},
-		},
-		Workload: []WorkloadSpec{{Name: "reads", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1}, Rate: 5, Start: sec}},
+		Nodes:       twoProducts(retrying(heartbeats(3*sec), 0), heartbeats(3*sec)),
+		Workload:    []WorkloadSpec{{Name: "reads", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1}, Rate: 5, Start: sec}},
 		Faults: []FaultSpec{
 			{Name: "slow reads", Kind: "delay", Action: "product.get", Delay: 300 * ms},
 			{Name: "product-1 crashes", Kind: "crash", Node: "product-1", Start: 10 * sec},
@@ -219,21 +228,13 @@ func CrashFailover() Scenario {
 // The gateway loses it after the heartbeat timeout, routes everything to product-2, and
 // takes product-1 back when it resumes.
 func NodePause() Scenario {
-	hb := NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: 5 * sec}
-	gw := hb
-	gw.RequestTimeout = 500 * ms
-	gw.Retry = &RetrySpec{Enabled: true, Retries: 2, Delay: 100 * ms}
 	return Scenario{
 		Name: "node-pause", Seed: 7, Duration: 40 * sec,
 		Description: "product-1 pauses for 15 s: lost after the heartbeat timeout, back when it resumes",
 		Config:      ServiceConfig{Products: widget},
-		Nodes: []NodeSpec{
-			{ID: "gateway", Options: gw},
-			{ID: "product-1", Services: []string{"product"}, Options: hb},
-			{ID: "product-2", Services: []string{"product"}, Options: hb},
-		},
-		Workload: []WorkloadSpec{getWidget(sec, 0)},
-		Faults:   []FaultSpec{{Name: "product-1 paused", Kind: "pause", Node: "product-1", Start: 10 * sec, Duration: 15 * sec}},
+		Nodes:       twoProducts(retrying(heartbeats(5*sec), 500*ms), heartbeats(5*sec)),
+		Workload:    []WorkloadSpec{getWidget(sec, 0)},
+		Faults:      []FaultSpec{{Name: "product-1 paused", Kind: "pause", Node: "product-1", Start: 10 * sec, Duration: 15 * sec}},
 		Checks: []CheckSpec{
 			// Lost HeartbeatTimeout (5 s) after the last packet heard, which the ±0.5 s heartbeat
 			// jitter puts somewhere in the last 1.5 s before the pause: lost in [+13.5s, +15s].
@@ -252,12 +253,8 @@ func AsymmetricPartition() Scenario {
 		Name: "asymmetric-partition", Seed: 8, Duration: 30 * sec,
 		Description: "RES from product-1 to the gateway is cut: timeouts, then the breaker opens, product-2 serves",
 		Config:      ServiceConfig{Products: widget},
-		Nodes: []NodeSpec{
-			{ID: "gateway", Options: NodeOptions{RequestTimeout: 200 * ms, CircuitBreaker: breaker()}},
-			{ID: "product-1", Services: []string{"product"}},
-			{ID: "product-2", Services: []string{"product"}},
-		},
-		Workload: []WorkloadSpec{pairedReads(sec)},
+		Nodes:       twoProducts(NodeOptions{RequestTimeout: 200 * ms, CircuitBreaker: breaker()}, NodeOptions{}),
+		Workload:    []WorkloadSpec{pairedReads(sec)},
 		Faults: []FaultSpec{{Name: "replies lost", Kind: "asymmetric", From: []string{"product-1"}, To: []string{"gateway"},
 			Types: []string{"RES"}, Start: 5 * sec, Duration: 20 * sec}},
 		Checks: []CheckSpec{
@@ -280,20 +277,12 @@ func AsymmetricPartition() Scenario {
 // SymmetricPartition: the gateway and product-1 cannot reach each other for 20 s. The
 // gateway loses product-1, serves from product-2, and rediscovers product-1 after the heal.
 func SymmetricPartition() Scenario {
-	hb := NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: 4 * sec}
-	gw := hb
-	gw.RequestTimeout = 500 * ms
-	gw.Retry = &RetrySpec{Enabled: true, Retries: 2, Delay: 100 * ms}
 	return Scenario{
 		Name: "symmetric-partition", Seed: 9, Duration: 40 * sec,
 		Description: "gateway ↮ product-1 for 20 s: lost, served by product-2, rediscovered after the heal",
 		Config:      ServiceConfig{Products: widget},
-		Nodes: []NodeSpec{
-			{ID: "gateway", Options: gw},
-			{ID: "product-1", Services: []string{"product"}, Options: hb},
-			{ID: "product-2", Services: []string{"product"}, Options: hb},
-		},
-		Workload: []WorkloadSpec{getWidget(sec, 0)},
+		Nodes:       twoProducts(retrying(heartbeats(4*sec), 500*ms), heartbeats(4*sec)),
+		Workload:    []WorkloadSpec{getWidget(sec, 0)},
 		Faults: []FaultSpec{{Name: "split", Kind: "partition", A: []string{"gateway"}, B: []string{"product-1"},
 			Start: 5 * sec, Duration: 20 * sec}},
 		Checks: []CheckSpec{
@@ -311,16 +300,11 @@ func SymmetricPartition() Scenario {
 // broadcast and serves the old price until its entry expires: a stale window bounded by
 // the TTL, measured to the nanosecond.
 func CacheUnderPartition() Scenario {
-	cached := NodeOptions{Cacher: "memory"}
 	return Scenario{
 		Name: "cache-under-partition", Seed: 10, Duration: 60 * sec,
 		Description: "a lost cache.clean broadcast leaves product-2 stale until its 30 s TTL: the window is bounded",
 		Config:      ServiceConfig{Products: widget, CacheTTL: 30 * sec},
-		Nodes: []NodeSpec{
-			{ID: "gateway"},
-			{ID: "product-1", Services: []string{"product"}, Options: cached},
-			{ID: "product-2", Services: []string{"product"}, Options: cached},
-		},
+		Nodes:       twoProducts(NodeOptions{}, NodeOptions{Cacher: "memory"}),
 		Workload: []WorkloadSpec{
 			getWidget(sec, 0),
 			{Name: "price change", From: "gateway", Action: "product.update", NodeID: "product-1", Count: 1, Start: 10 * sec,

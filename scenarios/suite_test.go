@@ -27,3 +27,26 @@ func TestSuite(t *testing.T) {
 		})
 	}
 }
+
+// With one shared Redis cacher instead of a cache per node, the lost broadcast of
+// cache-under-partition leaves nothing stale: the writer's clean clears the one copy.
+func TestSharedRedisHasNoStaleWindow(t *testing.T) {
+	s := scenarios.CacheUnderPartition()
+	s.Name = "cache-shared-redis"
+	for i := range s.Nodes {
+		if s.Nodes[i].ID != "gateway" {
+			s.Nodes[i].Options.Cacher = "redis"
+		}
+	}
+	s.Checks = []scenarios.CheckSpec{
+		{Kind: "cache-coherence", Action: "product.get", MaxStale: 0, Shared: true},
+		{Kind: "steady-state", Label: "whole run", MinSuccessRate: 1},
+	}
+	res, err := scenarios.Run(s, scenarios.Options{CheckDeterminism: true})
+	require.NoError(t, err)
+	for _, c := range res.Checks {
+		t.Log(c.Message())
+	}
+	assert.True(t, res.Pass)
+	assert.True(t, *res.Deterministic)
+}
