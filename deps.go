@@ -4,8 +4,8 @@ package faultline
 
 import (
 	_ "github.com/alicebob/miniredis/v2"
-	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/goccy/go-yaml"
+	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/nats-io/nats-server/v2/test"
 	_ "github.com/nats-io/nats.go"
