@@ -18,3 +18,15 @@ lint:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# The main job: every scenario file through the CLI, on embedded defaults, ending with a
+# pass/fail table (exit 1 if a check failed).
+scenarios:
+	$(GO) run ./cmd/faultline run scenarios/testdata/*.yaml
+
+# 200 seeds of the order-flow scenario on the built binary, within the acceptance bound of
+# a minute; prints the first failing seed and its replay command, if any.
+SWEEP_BIN := $(or $(TMPDIR),/tmp)/faultline-sweep
+sweep:
+	$(GO) build -o $(SWEEP_BIN) ./cmd/faultline
+	timeout 60 $(SWEEP_BIN) sweep scenarios/testdata/order-flow.yaml --seeds 200

@@ -1,0 +1,443 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/file"
+	"github.com/faultline/faultline/scenarios/report"
+	"github.com/faultline/faultline/scenarios/schema"
+)
+
+// loaded is a scenario file read and validated.
+type loaded struct {
+	path     string
+	source   []byte
+	scenario *scenarios.Scenario
+}
+
+// loadAll reads every file; all problems of all files are printed, and any makes it fail
+// with exit code 2.
+func (a *app) loadAll(paths []string) ([]loaded, error) {
+	var out []loaded
+	bad := 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
+			bad++
+			continue
+		}
+		s, err := file.Parse(p, data)
+		if err != nil {
+			fmt.Fprintln(a.stderr, err)
+			bad++
+			continue
+		}
+		out = append(out, loaded{path: p, source: data, scenario: s})
+	}
+	if bad > 0 {
+		return nil, invalid("%d of %d scenario files invalid; nothing was run", bad, len(paths))
+	}
+	return out, nil
+}
+
+func (a *app) replayCommandFor(path string, seed uint64) string {
+	return fmt.Sprintf("%s run --seed %d %s", a.prog, seed, shellQuote(path))
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=+,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// runScenario runs one scenario; a panic in the engine becomes a failed run, not a crash.
+func runScenario(s scenarios.Scenario, o scenarios.Options) (res *scenarios.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = &scenarios.Result{Scenario: s.Name, Seed: s.Seed, Error: fmt.Sprintf("internal error: panic: %v", r)}, nil
+			if o.Seed != nil {
+				res.Seed = *o.Seed
+			}
+		}
+	}()
+	return scenarios.Run(s, o)
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		seed                    uint64
+		journalOut, junitOut    string
+		reportOut               string
+		checkDeterminism, quiet bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE...",
+		Short: "Run scenario files and print a summary per scenario and a pass/fail table",
+		Example: `  faultline run scenarios/testdata/*.yaml
+  faultline run --seed 17 --journal out.jsonl --junit out.xml --report out.html scenarios/testdata/order-flow.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := a.loadAll(args)
+			if err != nil {
+				return err
+			}
+			opts := scenarios.Options{CheckDeterminism: checkDeterminism}
+			if cmd.Flags().Changed("seed") {
+				opts.Seed = &seed
+			}
+			var runs []report.Run
+			for i, f := range files {
+				res, err := runScenario(*f.scenario, opts)
+				if err != nil {
+					return invalid("%s: %v", f.path, err)
+				}
+				r := report.Run{File: f.path, Source: f.source, Scenario: f.scenario, Result: res, Replay: a.replayCommandFor(f.path, res.Seed)}
+				runs = append(runs, r)
+				if i > 0 && !quiet {
+					fmt.Fprintln(a.stdout)
+				}
+				report.WriteSummary(a.stdout, r, report.SummaryOptions{Quiet: quiet})
+			}
+			if err := a.writeOutputs(runs, journalOut, junitOut, reportOut); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout)
+			report.WriteTable(a.stdout, runs)
+			for _, r := range runs {
+				if !r.Result.Pass {
+					return &exitError{code: exitFailed}
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&seed, "seed", 0, "run with this seed instead of each scenario's own")
+	f.StringVar(&journalOut, "journal", "", "write the journals as JSON lines to this file (replayable with faultline replay)")
+	f.StringVar(&junitOut, "junit", "", "write JUnit XML to this file: one testcase per check")
+	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
+	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
+	return cmd
+}
+
+func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut string) error {
+	write := func(path, what string, fn func(*bytes.Buffer) error) error {
+		if path == "" {
+			return nil
+		}
+		var b bytes.Buffer
+		if err := fn(&b); err != nil {
+			return invalid("writing the %s: %v", what, err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			return invalid("writing the %s: %v", what, err)
+		}
+		fmt.Fprintf(a.stderr, "wrote the %s to %s\n", what, path)
+		return nil
+	}
+	if err := write(journalOut, "journal", func(b *bytes.Buffer) error { return report.WriteJournal(b, runs) }); err != nil {
+		return err
+	}
+	if err := write(junitOut, "JUnit XML", func(b *bytes.Buffer) error { return report.WriteJUnit(b, runs, report.JUnitOptions{}) }); err != nil {
+		return err
+	}
+	return write(reportOut, "HTML report", func(b *bytes.Buffer) error { return report.WriteHTML(b, runs, report.HTMLOptions{}) })
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check scenario files without running them (problems as file:line:column)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, p := range args {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
+					bad++
+					continue
+				}
+				s, err := file.Parse(p, data)
+				if err != nil {
+					fmt.Fprintln(a.stderr, err)
+					bad++
+					continue
+				}
+				fmt.Fprintf(a.stdout, "ok  %s  (%s: %d nodes, %d workloads, %d faults, %d checks)\n",
+					p, s.Name, len(s.Nodes), len(s.Workload), len(s.Faults), len(s.Checks))
+			}
+			if bad > 0 {
+				return invalid("%d of %d files invalid", bad, len(args))
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) listCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list [DIR|FILE...]",
+		Short: "List scenario files (default: scenarios/testdata) with their descriptions",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{filepath.Join("scenarios", "testdata")}
+			}
+			var paths []string
+			for _, arg := range args {
+				st, err := os.Stat(arg)
+				if err != nil {
+					return invalid("%s: %v", arg, errors.Unwrap(err))
+				}
+				if !st.IsDir() {
+					paths = append(paths, arg)
+					continue
+				}
+				for _, pat := range []string{"*.yaml", "*.yml"} {
+					m, _ := filepath.Glob(filepath.Join(arg, pat))
+					paths = append(paths, m...)
+				}
+			}
+			sort.Strings(paths)
+			if len(paths) == 0 {
+				return invalid("no scenario files (*.yaml, *.yml) in %s", strings.Join(args, ", "))
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "FILE\tNAME\tSEED\tDESCRIPTION")
+			bad := 0
+			for _, p := range paths {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return invalid("%s: %v", p, errors.Unwrap(err))
+				}
+				s, err := file.Parse(p, data)
+				if err != nil {
+					bad++
+					first := err.Error()
+					if i := strings.IndexByte(first, '\n'); i >= 0 {
+						first = first[:i]
+					}
+					fmt.Fprintf(tw, "%s\t-\t-\tINVALID: %s\n", p, strings.TrimPrefix(first, p+":"))
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p, s.Name, s.Seed, file.Description(data))
+			}
+			tw.Flush()
+			fmt.Fprintf(a.stdout, "%d scenario files, %d invalid\n", len(paths), bad)
+			return nil
+		},
+	}
+}
+
+func (a *app) replayCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay JOURNAL",
+		Short: "Re-run the scenarios recorded in a journal (faultline run --journal) and compare byte for byte",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return invalid("%s: %v", args[0], errors.Unwrap(err))
+			}
+			defer f.Close()
+			recs, err := report.ReadJournal(f)
+			if err != nil {
+				return invalid("%s: %v", args[0], err)
+			}
+			differ := 0
+			for _, rec := range recs {
+				m := rec.Meta
+				name := m.File
+				if name == "" {
+					name = m.Scenario
+				}
+				if report.Digest([]byte(m.Source)) != m.SourceSHA256 {
+					return invalid("%s:%d: the recorded scenario source does not match its sha256", args[0], rec.Line)
+				}
+				s, err := file.Parse(name, []byte(m.Source))
+				if err != nil {
+					fmt.Fprintln(a.stderr, err)
+					return invalid("%s:%d: the recorded scenario is not valid any more", args[0], rec.Line)
+				}
+				note := ""
+				if m.File != "" {
+					if cur, err := os.ReadFile(m.File); err == nil && report.Digest(cur) != m.SourceSHA256 {
+						note = " (the file has changed since; replaying the recorded source)"
+					}
+				}
+				seed := m.Seed
+				res, err := runScenario(*s, scenarios.Options{Seed: &seed})
+				if err != nil {
+					return invalid("%s: %v", name, err)
+				}
+				fmt.Fprintf(a.stdout, "replay %s  seed %d%s\n", m.Scenario, m.Seed, note)
+				idx, want, got := report.Diff(rec.Lines, res.Journal)
+				switch {
+				case idx < 0 && len(rec.Lines) != m.Entries:
+					differ++
+					fmt.Fprintf(a.stdout, "  DIFFERENT: the journal holds %d entries, its header says %d (truncated file?)\n", len(rec.Lines), m.Entries)
+				case idx < 0:
+					fmt.Fprintf(a.stdout, "  IDENTICAL: %d entries, byte for byte (sha256 %s); verdict %s as recorded\n",
+						len(res.Journal), report.Digest(res.JournalBytes())[:12], report.Verdict(res.Pass))
+				default:
+					differ++
+					fmt.Fprintf(a.stdout, "  DIFFERENT: first differing entry is #%d (journal line %d)\n", idx+1, rec.Line+1+idx)
+					fmt.Fprintf(a.stdout, "    recorded: %s\n    replayed: %s\n", orNone(want), orNone(got))
+					fmt.Fprintf(a.stdout, "  verdict: recorded %s, replayed %s\n", report.Verdict(m.Pass), report.Verdict(res.Pass))
+				}
+			}
+			if differ > 0 {
+				return failed("%d of %d runs differ from the journal", differ, len(recs))
+			}
+			return nil
+		},
+	}
+}
+
+func orNone(b []byte) string {
+	if b == nil {
+		return "(no entry)"
+	}
+	const max = 400
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+func (a *app) sweepCommand() *cobra.Command {
+	var (
+		seeds     int
+		from      uint64
+		parallel  int
+		keepGoing bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep FILE --seeds N",
+		Short: "Run a scenario with N seeds; print the first failing seed and the command that replays it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if seeds <= 0 {
+				return invalid("--seeds must be at least 1")
+			}
+			files, err := a.loadAll(args)
+			if err != nil {
+				return err
+			}
+			f := files[0]
+			if parallel <= 0 {
+				parallel = runtime.GOMAXPROCS(0)
+			}
+			results := make([]*scenarios.Result, seeds)
+			errs := make([]error, seeds)
+			var firstFail atomic.Int64
+			firstFail.Store(int64(seeds))
+			var next atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range min(parallel, seeds) {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1) - 1)
+						if i >= seeds || (!keepGoing && int64(i) > firstFail.Load()) {
+							return
+						}
+						seed := from + uint64(i)
+						res, err := runScenario(*f.scenario, scenarios.Options{Seed: &seed})
+						results[i], errs[i] = res, err
+						if err != nil || !res.Pass {
+							for {
+								cur := firstFail.Load()
+								if int64(i) >= cur || firstFail.CompareAndSwap(cur, int64(i)) {
+									break
+								}
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			var failedSeeds []uint64
+			ran := 0
+			for i, res := range results {
+				if errs[i] != nil {
+					return invalid("%s: %v", f.path, errs[i])
+				}
+				if res == nil {
+					continue
+				}
+				ran++
+				if !res.Pass {
+					failedSeeds = append(failedSeeds, res.Seed)
+				}
+			}
+			if len(failedSeeds) == 0 {
+				fmt.Fprintf(a.stdout, "%d/%d seeds passed (seeds %d–%d of %s) in %s\n", seeds, seeds, from, from+uint64(seeds)-1, f.scenario.Name, report.FormatWall(elapsed))
+				return nil
+			}
+			first := results[firstFail.Load()]
+			fmt.Fprintf(a.stdout, "seed %d FAILED: %s\n", first.Seed, firstProblem(first))
+			fmt.Fprintf(a.stdout, "  journal: %d entries, sha256 %s\n", len(first.Journal), report.Digest(first.JournalBytes())[:12])
+			fmt.Fprintf(a.stdout, "replay: %s\n", a.replayCommandFor(f.path, first.Seed))
+			if keepGoing {
+				parts := make([]string, len(failedSeeds))
+				for i, s := range failedSeeds {
+					parts[i] = fmt.Sprint(s)
+				}
+				fmt.Fprintf(a.stdout, "%d/%d seeds passed; failing seeds: %s (in %s)\n", seeds-len(failedSeeds), seeds, strings.Join(parts, " "), report.FormatWall(elapsed))
+			} else {
+				fmt.Fprintf(a.stdout, "stopped at the first failure: %d seeds run, in %s\n", ran, report.FormatWall(elapsed))
+			}
+			return &exitError{code: exitFailed}
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&seeds, "seeds", 100, "number of seeds to run")
+	fl.Uint64Var(&from, "from", 1, "first seed")
+	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
+	fl.BoolVar(&keepGoing, "keep-going", false, "run every seed and list all failing ones")
+	return cmd
+}
+
+// firstProblem is the message of a failed run's first failed check (or its run error).
+func firstProblem(res *scenarios.Result) string {
+	if res.Error != "" {
+		return "run error: " + res.Error
+	}
+	for _, c := range res.Checks {
+		if !c.Pass {
+			return c.Message()
+		}
+	}
+	return "failed"
+}
+
+func (a *app) schemaCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of scenario files (for editors)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := a.stdout.Write(schema.JSON)
+			return err
+		},
+	}
+}
