@@ -35,24 +35,33 @@ func (a *app) loadAll(paths []string) ([]loaded, error) {
 	var out []loaded
 	bad := 0
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
+		l, ok := a.parse(p)
+		if !ok {
 			bad++
 			continue
 		}
-		s, err := file.Parse(p, data)
-		if err != nil {
-			fmt.Fprintln(a.stderr, err)
-			bad++
-			continue
-		}
-		out = append(out, loaded{path: p, source: data, scenario: s})
+		out = append(out, l)
 	}
 	if bad > 0 {
 		return nil, invalid("%d of %d scenario files invalid; nothing was run", bad, len(paths))
 	}
 	return out, nil
+}
+
+// parse reads and decodes one scenario file; a problem is printed (file:line:column) and
+// reported as !ok.
+func (a *app) parse(p string) (loaded, bool) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
+		return loaded{}, false
+	}
+	s, err := file.Parse(p, data)
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return loaded{}, false
+	}
+	return loaded{path: p, source: data, scenario: s}, true
 }
 
 func (a *app) replayCommandFor(path string, seed uint64) string {
@@ -169,18 +178,12 @@ func (a *app) validateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, p := range args {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
+				l, ok := a.parse(p)
+				if !ok {
 					bad++
 					continue
 				}
-				s, err := file.Parse(p, data)
-				if err != nil {
-					fmt.Fprintln(a.stderr, err)
-					bad++
-					continue
-				}
+				s := l.scenario
 				fmt.Fprintf(a.stdout, "ok  %s  (%s: %d nodes, %d workloads, %d faults, %d checks)\n",
 					p, s.Name, len(s.Nodes), len(s.Workload), len(s.Faults), len(s.Checks))
 			}
