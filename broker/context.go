@@ -36,8 +36,10 @@ type Context struct {
 	Endpoint *Endpoint
 	// Service is the service serving the action or event, on the serving node.
 	Service *ServiceInstance
-	// CachedResult tells a handler's caller-side middlewares that the result came from the
-	// cache. It is not sent back to a remote caller.
+	// CachedResult is set on the serving node's context when the cacher answered the call
+	// from the cache (middlewares outside the cacher see it; the handler did not run). A
+	// local caller sees it as `cached: true` on the call's call.finished journal entry; it
+	// is not sent back to a remote caller.
 	CachedResult bool
 
 	broker    *Broker
