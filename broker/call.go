@@ -169,30 +169,34 @@ func (b *Broker) newContext(parent *Context, action string, params any, o CallOp
 // call.started / call.finished pair.
 func (b *Broker) callContext(ctx *Context) (any, error) {
 	start := b.rt.Now()
-	b.journal.Record(b.nodeID, journal.CallStarted, map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "requestID": ctx.RequestID, "parent": ctx.ParentID})
+	if b.journal != nil { // attribute maps cost allocations on every call: only build them when recorded
+		b.journal.Record(b.nodeID, journal.CallStarted, map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "requestID": ctx.RequestID, "parent": ctx.ParentID})
+	}
 	res, err := b.dispatch(ctx)
 	fellBack := false
 	if err != nil && ctx.Options.FallbackResponse != nil {
 		res, err = b.applyCallFallback(ctx, ctx.Options.FallbackResponse, err)
 		fellBack = true
 	}
-	attrs := map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "ok": err == nil, "duration": b.since(start), "retries": ctx.retries}
-	if ctx.Endpoint != nil {
-		attrs["target"] = ctx.Endpoint.NodeID
+	if b.journal != nil {
+		attrs := map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "ok": err == nil, "duration": b.since(start), "retries": ctx.retries}
+		if ctx.Endpoint != nil {
+			attrs["target"] = ctx.Endpoint.NodeID
+		}
+		if fellBack {
+			attrs["fallback"] = true
+		}
+		if err != nil {
+			e := errs.From(err)
+			attrs["error"], attrs["code"] = e.Name, e.Code
+		}
+		if err == nil && ctx.CachedResult {
+			// Served by this node's cacher (a local call): the caller's one view of
+			// ctx.CachedResult. Every hit decodes a fresh value, so nothing is shared.
+			attrs["cached"] = true
+		}
+		b.journal.Record(b.nodeID, journal.CallFinished, attrs)
 	}
-	if fellBack {
-		attrs["fallback"] = true
-	}
-	if err != nil {
-		e := errs.From(err)
-		attrs["error"], attrs["code"] = e.Name, e.Code
-	}
-	if err == nil && ctx.CachedResult {
-		// Served by this node's cacher (a local call): the caller's one view of
-		// ctx.CachedResult. Every hit decodes a fresh value, so nothing is shared.
-		attrs["cached"] = true
-	}
-	b.journal.Record(b.nodeID, journal.CallFinished, attrs)
 	return res, err
 }
 
@@ -309,7 +313,9 @@ func (b *Broker) wrapRemote(ep *Endpoint) Handler {
 func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 	def := ep.def
 	return func(ctx *Context) (res any, err error) {
-		b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
+		if b.journal != nil {
+			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				b.log.Error("handler panicked", "action", def.name, "panic", r)

@@ -43,9 +43,6 @@ func dockerEngineLikely() bool {
 // conformance suite runs against a real Redis in a container started by testcontainers-go.
 // Elsewhere it is skipped (the miniredis tiers always run, the REDIS_URL tier in CI).
 func TestRedisConformanceContainer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping testcontainers Redis tier")
-	}
 	if !dockerEngineLikely() {
 		t.Skip("no Docker engine: skipping testcontainers Redis tier")
 	}
