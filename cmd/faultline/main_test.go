@@ -148,10 +148,10 @@ func TestSweepFindsAFailingSeedAndReplaysIt(t *testing.T) {
 	assert.Contains(t, out, "10/12 seeds passed; failing seeds: 7 9 (in ")
 }
 
-// TestSweepOrderFlow: 200 seeds of the order-flow scenario, each passing, within the
-// acceptance bound of a minute (~10 s on two cores). Under the race detector, which slows
-// the simulation about six-fold, it sweeps 40 seeds and leaves the time bound to `make
-// sweep`, which CI runs on the built binary.
+// TestSweepOrderFlow: 200 seeds of the order-flow scenario, each passing (40 under the race
+// detector, which slows the simulation about six-fold). The wall time is logged, not
+// asserted — wall-clock bounds flake on a loaded machine; `make sweep` measures the
+// acceptance bound of a minute on the built binary (~10 s on two cores).
 func TestSweepOrderFlow(t *testing.T) {
 	seeds := 200
 	if raceEnabled {
@@ -163,9 +163,6 @@ func TestSweepOrderFlow(t *testing.T) {
 	require.Equal(t, 0, code, "%s\n%s", out, errOut)
 	assert.Regexp(t, fmt.Sprintf(`^%d/%d seeds passed \(seeds 1–%d of order-flow\) in `, seeds, seeds, seeds), out)
 	t.Logf("sweep of %d seeds: %s (race detector: %v)", seeds, elapsed, raceEnabled)
-	if !raceEnabled {
-		assert.Less(t, elapsed, time.Minute)
-	}
 }
 
 func TestReplayDetectsADifference(t *testing.T) {
