@@ -121,10 +121,10 @@ func TestNewRedisErrors(t *testing.T) {
 }
 
 // exerciseFailing runs every Cacher method against a broken backend: each must return an
-// error (no panic) quickly.
+// error, never panic. (That it is fast follows from the client settings asserted in
+// TestRedisDefaultsFailFast.)
 func exerciseFailing(t *testing.T, c cache.Cacher) {
 	ctx := context.Background()
-	start := time.Now()
 	_, ok, err := c.Get(ctx, "k")
 	assert.Error(t, err)
 	assert.False(t, ok)
@@ -133,7 +133,6 @@ func exerciseFailing(t *testing.T, c cache.Cacher) {
 	assert.Error(t, c.Clean(ctx, "svc.**"))
 	_, err = c.Keys(ctx)
 	assert.Error(t, err)
-	assert.Less(t, time.Since(start), 5*time.Second, "five failing calls must fail fast")
 	assert.NoError(t, c.Close())
 }
 
