@@ -18,11 +18,11 @@ var addService = &broker.Service{Name: "math", Actions: map[string]broker.Action
 		}},
 }}
 
-func benchCalls(b *testing.B, c *testutil.SimCluster, from *broker.Broker) {
+func benchCalls(b *testing.B, c *testutil.Cluster, from *broker.Broker) {
 	params := map[string]any{"a": 1.0, "b": 2.0}
 	b.ReportAllocs()
 	c.Run(b, func() {
-		if err := c.StartAll(); err != nil {
+		if err := c.Start(); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
@@ -36,9 +36,9 @@ func benchCalls(b *testing.B, c *testutil.SimCluster, from *broker.Broker) {
 
 // BenchmarkLocalCall: a bare local call (validator on, nothing else) in the simulator.
 func BenchmarkLocalCall(b *testing.B) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	n := c.AddNode("a", broker.Options{}, addService)
+	n := c.MustAddNode("a", broker.Options{}, addService)
 	benchCalls(b, c, n)
 }
 
@@ -62,10 +62,10 @@ func BenchmarkLocalCallRealRuntime(b *testing.B) {
 // BenchmarkRemoteCallInMemory: a call to another node over the simulated network (JSON both
 // ways, journal on).
 func BenchmarkRemoteCallInMemory(b *testing.B) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	caller := c.AddNode("caller", broker.Options{})
-	c.AddNode("server", broker.Options{}, addService)
+	caller := c.MustAddNode("caller", broker.Options{})
+	c.MustAddNode("server", broker.Options{}, addService)
 	benchCalls(b, c, caller)
 }
 
@@ -73,9 +73,9 @@ func BenchmarkRemoteCallInMemory(b *testing.B) {
 // retry, circuit breaker, bulkhead, cacher (a miss-free hit path is not measured: keys vary),
 // validator — next to BenchmarkLocalCall.
 func BenchmarkLocalCallFullStack(b *testing.B) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	n := c.AddNode("a", broker.Options{
+	n := c.MustAddNode("a", broker.Options{
 		RequestTimeout: 5 * time.Second,
 		Retry:          retry.Policy{Enabled: true, Retries: 3},
 		CircuitBreaker: broker.CircuitBreakerOptions{Enabled: true},

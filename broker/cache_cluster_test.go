@@ -108,76 +108,55 @@ func productService(db *productDB) *broker.Service {
 
 // productCluster is a client and two product nodes, each product node with the cacher
 // newCacher gives it, on a network with a 1 ms latency.
-func productCluster(t *testing.T, seed uint64, opts broker.Options, newCacher func(node string, sim *rt.Sim) broker.Cacher) (*testutil.SimCluster, *productDB) {
+func productCluster(t *testing.T, seed uint64, opts broker.Options, newCacher func(node string, sim *rt.Sim) broker.Cacher) (*testutil.Cluster, *productDB) {
 	t.Helper()
-	c := testutil.NewSimCluster(seed, memnet.WithLatency(netLatency))
+	c := testutil.NewSim(seed, testutil.FixedLatency(netLatency))
 	t.Cleanup(c.Close)
 	db := &productDB{j: c.Journal, prices: map[int]int{1: 10, 2: 20, 3: 30}}
-	c.AddNode("client", opts)
+	c.MustAddNode("client", opts)
 	for _, id := range []string{"product-1", "product-2"} {
 		o := opts
 		o.Cacher = newCacher(id, c.Sim)
-		c.AddNode(id, o, productService(db))
+		c.MustAddNode(id, o, productService(db))
 	}
 	return c, db
 }
 
-// startAll starts every node and waits until each knows all the others. It is
-// testutil.SimCluster.StartAll for a network with latency: StartAll polls with Sleep(0),
-// which on such a network never lets virtual time reach the packets still in flight.
-func startAll(t *testing.T, c *testutil.SimCluster) {
+// startAll starts every node and waits until each knows all the others.
+func startAll(t *testing.T, c *testutil.Cluster) {
 	t.Helper()
-	ids := make([]string, 0, len(c.Brokers))
-	for id := range c.Brokers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	errs := make([]error, len(ids))
-	done := make([]rt.Signal, len(ids))
-	for i, id := range ids {
-		done[i] = c.Sim.NewSignal("start of " + id)
-		c.Sim.Go("start "+id, func() { errs[i] = c.Brokers[id].Start(); done[i].Fire() })
-	}
-	for i := range ids {
-		done[i].Wait()
-		require.NoError(t, errs[i])
-	}
-	for _, id := range ids {
-		for len(c.Brokers[id].Nodes()) < len(ids) {
-			c.Sim.Sleep(c.Net.Latency())
-		}
-	}
+	require.NoError(t, c.Start())
 }
 
 func memoryCachers(_ string, sim *rt.Sim) broker.Cacher { return cache.NewMemory(sim) }
 
 // at sleeps the calling task until the virtual instant d (since the epoch).
-func at(t *testing.T, c *testutil.SimCluster, d time.Duration) {
+func at(t *testing.T, c *testutil.Cluster, d time.Duration) {
 	t.Helper()
 	now := c.Sim.Elapsed()
 	require.GreaterOrEqual(t, d, now, "at(+%s) is in the past", d)
 	c.Sim.Sleep(d - now)
 }
 
-func getProduct(t *testing.T, c *testutil.SimCluster, node string, id int) map[string]any {
+func getProduct(t *testing.T, c *testutil.Cluster, node string, id int) map[string]any {
 	t.Helper()
 	res, err := c.Node("client").Call("product.get", map[string]any{"id": id}, broker.WithNodeID(node))
 	require.NoError(t, err)
 	return res.(map[string]any)
 }
 
-func priceOf(t *testing.T, c *testutil.SimCluster, node string, id int) float64 {
+func priceOf(t *testing.T, c *testutil.Cluster, node string, id int) float64 {
 	t.Helper()
 	return getProduct(t, c, node, id)["price"].(float64)
 }
 
 // cacheLines describes the journal's cache entries, one line each.
-func cacheLines(c *testutil.SimCluster) []string {
+func cacheLines(c *testutil.Cluster) []string {
 	return testutil.Describe(c.Kinds(journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError), "key", "patterns", "op")
 }
 
 // writeAt is when the journal's only database write committed.
-func writeAt(t *testing.T, c *testutil.SimCluster) time.Duration {
+func writeAt(t *testing.T, c *testutil.Cluster) time.Duration {
 	t.Helper()
 	w := c.Kinds(kindDBWrite)
 	require.Len(t, w, 1)
@@ -494,14 +473,14 @@ func TestCacheSharedRedis(t *testing.T) {
 // A cacher that cannot reach Redis never fails a call: the handler answers, and the failure
 // is logged, journaled and counted.
 func TestCacheUnreachableRedis(t *testing.T) {
-	c := testutil.NewSimCluster(14)
+	c := testutil.NewSim(14)
 	defer c.Close()
 	r, err := cache.NewRedis(cache.RedisOptions{URL: "redis://127.0.0.1:1"})
 	require.NoError(t, err)
 	defer r.Close()
 	var logs bytes.Buffer
 	runs := 0
-	b := c.AddNode("solo", broker.Options{Cacher: r, RequestTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+	b := c.MustAddNode("solo", broker.Options{Cacher: r, RequestTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		&broker.Service{Name: "svc", Actions: map[string]broker.Action{
 			"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: time.Minute}, Handler: func(ctx *broker.Context) (any, error) {
 				runs++
@@ -570,7 +549,7 @@ func keysService(runs map[string]int) *broker.Service {
 // Key options, null results, errors, the bypass, and what a caller can see of
 // ctx.CachedResult, for a local caller and a remote one that must get the same results.
 func TestCacheKeysAndResults(t *testing.T) {
-	c := testutil.NewSimCluster(15, memnet.WithLatency(netLatency))
+	c := testutil.NewSim(15, testutil.FixedLatency(netLatency))
 	defer c.Close()
 	runs := map[string]int{}
 	var sawCached []bool
@@ -580,8 +559,8 @@ func TestCacheKeysAndResults(t *testing.T) {
 			return next(ctx)
 		}
 	}}
-	srv := c.AddNode("server", broker.Options{Cacher: cache.NewMemory(c.Sim), Middlewares: []broker.Middleware{observer}}, keysService(runs))
-	remote := c.AddNode("remote", broker.Options{})
+	srv := c.MustAddNode("server", broker.Options{Cacher: cache.NewMemory(c.Sim), Middlewares: []broker.Middleware{observer}}, keysService(runs))
+	remote := c.MustAddNode("remote", broker.Options{})
 	en := broker.WithMeta(map[string]any{"user": map[string]any{"lang": "en"}})
 	de := broker.WithMeta(map[string]any{"user": map[string]any{"lang": "de"}})
 	long := map[string]any{"query": strings.Repeat("x", 60), "page": 1}
@@ -684,7 +663,7 @@ func TestCacheKeysAndResults(t *testing.T) {
 
 // TTL on the broker's clock and LRU eviction order, on one node with local calls.
 func TestCacheTTLAndLRU(t *testing.T) {
-	c := testutil.NewSimCluster(16)
+	c := testutil.NewSim(16)
 	defer c.Close()
 	lru := cache.NewMemoryLRU(c.Sim, 2)
 	lru.OnEvict = func(key string) { c.Journal.Record("lru", "cache.evict", map[string]any{"key": key}) }
@@ -699,8 +678,8 @@ func TestCacheTTLAndLRU(t *testing.T) {
 			}},
 		}}
 	}
-	ttlNode := c.AddNode("ttl", broker.Options{Cacher: mem}, svc("ttl", 10*time.Second))
-	lruNode := c.AddNode("lru", broker.Options{Cacher: lru}, svc("lru", 0))
+	ttlNode := c.MustAddNode("ttl", broker.Options{Cacher: mem}, svc("ttl", 10*time.Second))
+	lruNode := c.MustAddNode("lru", broker.Options{Cacher: lru}, svc("lru", 0))
 	c.Run(t, func() {
 		startAll(t, c)
 		call := func(b *broker.Broker, action string, id int) {
@@ -776,15 +755,15 @@ func TestCacheJournalIsDeterministic(t *testing.T) {
 // A cached entry that does not decode is a cacher error: the handler answers and its result
 // replaces the entry.
 func TestCacheCorruptEntryIsReplaced(t *testing.T) {
-	c := testutil.NewSimCluster(17)
+	c := testutil.NewSim(17)
 	defer c.Close()
 	mem := cache.NewMemory(c.Sim)
-	b := c.AddNode("solo", broker.Options{Cacher: mem}, &broker.Service{Name: "svc", Actions: map[string]broker.Action{
+	b := c.MustAddNode("solo", broker.Options{Cacher: mem}, &broker.Service{Name: "svc", Actions: map[string]broker.Action{
 		"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}}, Handler: func(ctx *broker.Context) (any, error) { return "fresh", nil }},
 	}})
 	var res []any
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		require.NoError(t, mem.Set(context.Background(), "svc.get:1", []byte("{not json"), 0))
 		for range 2 {
 			r, err := b.Call("svc.get", map[string]any{"id": 1})

@@ -16,8 +16,8 @@ import (
 
 // chainCluster is gateway → order → product, with order emitting events handled by two
 // services on two nodes each.
-func chainCluster(seed uint64) (*testutil.SimCluster, map[string]int) {
-	c := testutil.NewSimCluster(seed)
+func chainCluster(seed uint64) (*testutil.Cluster, map[string]int) {
+	c := testutil.NewSim(seed)
 	handled := map[string]int{}
 	listener := func(name string) *broker.Service {
 		return &broker.Service{Name: name, Events: map[string]broker.Event{
@@ -27,8 +27,8 @@ func chainCluster(seed uint64) (*testutil.SimCluster, map[string]int) {
 			}},
 		}}
 	}
-	c.AddNode("gateway", broker.Options{})
-	c.AddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
+	c.MustAddNode("gateway", broker.Options{})
+	c.MustAddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
 		"create": {Handler: func(ctx *broker.Context) (any, error) {
 			p, err := ctx.Call("product.get", map[string]any{"id": ctx.Params["productID"]})
 			if err != nil {
@@ -41,7 +41,7 @@ func chainCluster(seed uint64) (*testutil.SimCluster, map[string]int) {
 			return map[string]any{"product": p, "qty": ctx.Params["qty"]}, nil
 		}},
 	}}, listener("email"))
-	c.AddNode("product", broker.Options{}, &broker.Service{Name: "product", Actions: map[string]broker.Action{
+	c.MustAddNode("product", broker.Options{}, &broker.Service{Name: "product", Actions: map[string]broker.Action{
 		"get": {Handler: func(ctx *broker.Context) (any, error) {
 			if err := ctx.Sleep(5 * time.Millisecond); err != nil {
 				return nil, err
@@ -49,14 +49,14 @@ func chainCluster(seed uint64) (*testutil.SimCluster, map[string]int) {
 			return map[string]any{"id": ctx.Params["id"], "price": 10}, nil
 		}},
 	}}, listener("email"), listener("notification"))
-	c.AddNode("notify", broker.Options{}, listener("notification"))
+	c.MustAddNode("notify", broker.Options{}, listener("notification"))
 	return c, handled
 }
 
-func runChain(t *testing.T, seed uint64) (*testutil.SimCluster, map[string]int) {
+func runChain(t *testing.T, seed uint64) (*testutil.Cluster, map[string]int) {
 	c, handled := chainCluster(seed)
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		gw := c.Node("gateway")
 		done := make([]bool, 4)
 		sigs := make([]interface{ Wait() }, 4)

@@ -26,15 +26,15 @@ func echoService(name string) *broker.Service {
 }
 
 func TestNodeLossAtExactlyLastHeartbeatPlusTimeout(t *testing.T) {
-	c := testutil.NewSimCluster(3)
+	c := testutil.NewSim(3)
 	defer c.Close()
 	hb := broker.Options{HeartbeatInterval: 5 * time.Second, HeartbeatTimeout: 15 * time.Second}
-	caller := c.AddNode("caller", hb)
-	c.AddNode("svc-1", hb, &broker.Service{Name: "svc", Actions: map[string]broker.Action{
+	caller := c.MustAddNode("caller", hb)
+	c.MustAddNode("svc-1", hb, &broker.Service{Name: "svc", Actions: map[string]broker.Action{
 		"slow":  {Handler: func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "late", nil }},
 		"where": {Handler: func(ctx *broker.Context) (any, error) { return ctx.Broker().NodeID(), nil }},
 	}})
-	c.AddNode("svc-2", hb, echoService("svc"))
+	c.MustAddNode("svc-2", hb, echoService("svc"))
 	var disconnected []map[string]any
 	caller.MustAddService(&broker.Service{Name: "watch", Events: map[string]broker.Event{
 		"$node.disconnected": {Handler: func(ctx *broker.Context) error {
@@ -43,7 +43,7 @@ func TestNodeLossAtExactlyLastHeartbeatPlusTimeout(t *testing.T) {
 		}},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		c.Sim.Sleep(20 * time.Second)
 		var slowErr error
 		done := c.Sim.NewSignal("slow call")
@@ -102,16 +102,16 @@ func TestNodeLossAtExactlyLastHeartbeatPlusTimeout(t *testing.T) {
 }
 
 func TestGracefulStopSendsDisconnect(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	caller := c.AddNode("caller", broker.Options{})
-	c.AddNode("svc-1", broker.Options{}, echoService("svc"))
+	caller := c.MustAddNode("caller", broker.Options{})
+	c.MustAddNode("svc-1", broker.Options{}, echoService("svc"))
 	var unexpected []any
 	caller.MustAddService(&broker.Service{Name: "watch", Events: map[string]broker.Event{
 		"$node.disconnected": {Handler: func(ctx *broker.Context) error { unexpected = append(unexpected, ctx.Params["unexpected"]); return nil }},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		c.Sim.Sleep(time.Second)
 		require.NoError(t, c.Node("svc-1").Stop())
 		c.Sim.Sleep(time.Millisecond)
@@ -125,7 +125,7 @@ func TestGracefulStopSendsDisconnect(t *testing.T) {
 }
 
 func TestEmitOncePerGroupBroadcastToAll(t *testing.T) {
-	c := testutil.NewSimCluster(5)
+	c := testutil.NewSim(5)
 	defer c.Close()
 	got := map[string][]string{}
 	listener := func(name string) *broker.Service {
@@ -137,11 +137,11 @@ func TestEmitOncePerGroupBroadcastToAll(t *testing.T) {
 			}},
 		}}
 	}
-	emitter := c.AddNode("emitter", broker.Options{})
-	c.AddNode("n1", broker.Options{}, listener("mail"), listener("audit"))
-	c.AddNode("n2", broker.Options{}, listener("mail"), listener("audit"))
+	emitter := c.MustAddNode("emitter", broker.Options{})
+	c.MustAddNode("n1", broker.Options{}, listener("mail"), listener("audit"))
+	c.MustAddNode("n2", broker.Options{}, listener("mail"), listener("audit"))
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		for i := range 4 {
 			require.NoError(t, emitter.Emit("user.created", map[string]any{"id": i}))
 		}
@@ -173,10 +173,10 @@ func TestEmitOncePerGroupBroadcastToAll(t *testing.T) {
 }
 
 func TestErrorsKeepEveryFieldAcrossNodes(t *testing.T) {
-	c := testutil.NewSimCluster(2)
+	c := testutil.NewSim(2)
 	defer c.Close()
-	caller := c.AddNode("node-a", broker.Options{})
-	c.AddNode("node-b", broker.Options{}, &broker.Service{Name: "greeter", Version: "2",
+	caller := c.MustAddNode("node-a", broker.Options{})
+	c.MustAddNode("node-b", broker.Options{}, &broker.Service{Name: "greeter", Version: "2",
 		Actions: map[string]broker.Action{
 			"hello": {Params: map[string]any{"name": "string", "age": "number|optional|min:18"},
 				Handler: func(ctx *broker.Context) (any, error) { return "Hello " + ctx.Params["name"].(string), nil }},
@@ -187,7 +187,7 @@ func TestErrorsKeepEveryFieldAcrossNodes(t *testing.T) {
 			"panics": {Handler: func(ctx *broker.Context) (any, error) { panic("kaput") }},
 		}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		res, err := caller.Call("v2.greeter.hello", map[string]any{"name": "Ann"}, broker.WithMeta(map[string]any{"user": map[string]any{"id": 7}}))
 		require.NoError(t, err)
 		assert.Equal(t, "Hello Ann", res)
@@ -236,7 +236,7 @@ func TestErrorsKeepEveryFieldAcrossNodes(t *testing.T) {
 
 func TestValidationErrorOnTheWireMatchesMoleculer(t *testing.T) {
 	// The RES packet carrying a ValidationError has the fields of the captured wire sample.
-	c := testutil.NewSimCluster(2)
+	c := testutil.NewSim(2)
 	defer c.Close()
 	var resBody []byte
 	c.Net.SetInterceptor(func(d *memnetDelivery) []memnetRoute {
@@ -245,12 +245,12 @@ func TestValidationErrorOnTheWireMatchesMoleculer(t *testing.T) {
 		}
 		return []memnetRoute{{}}
 	})
-	caller := c.AddNode("node-a", broker.Options{})
-	c.AddNode("node-b", broker.Options{}, &broker.Service{Name: "greeter", Version: "2", Actions: map[string]broker.Action{
+	caller := c.MustAddNode("node-a", broker.Options{})
+	c.MustAddNode("node-b", broker.Options{}, &broker.Service{Name: "greeter", Version: "2", Actions: map[string]broker.Action{
 		"hello": {Params: map[string]any{"name": "string"}, Handler: func(ctx *broker.Context) (any, error) { return "x", nil }},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		_, err := caller.Call("v2.greeter.hello", map[string]any{"name": 5})
 		require.Error(t, err)
 	})
@@ -271,15 +271,15 @@ func TestValidationErrorOnTheWireMatchesMoleculer(t *testing.T) {
 }
 
 func TestDeadlockNamesPendingCalls(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	caller := c.AddNode("gateway", broker.Options{})
-	c.AddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
+	caller := c.MustAddNode("gateway", broker.Options{})
+	c.MustAddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
 		// Waits for an event that never comes, with no timeout anywhere.
 		"create": {Handler: func(ctx *broker.Context) (any, error) { return nil, ctx.WaitDone() }},
 	}})
 	err := c.Sim.Run(func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		_, _ = caller.Call("order.create", nil)
 	})
 	var dl *rt.DeadlockError
@@ -293,15 +293,15 @@ func TestDeadlockNamesPendingCalls(t *testing.T) {
 func TestPreferLocalStrategiesAndPinning(t *testing.T) {
 	for _, strategy := range []string{"RoundRobin", "Random", "CpuUsage", "Latency"} {
 		t.Run(strategy, func(t *testing.T) {
-			c := testutil.NewSimCluster(9)
+			c := testutil.NewSim(9)
 			defer c.Close()
 			opts := broker.Options{Strategy: strategy}
-			local := c.AddNode("local", opts, echoService("svc"))
-			c.AddNode("r1", opts, echoService("svc"))
-			c.AddNode("r2", opts, echoService("svc"))
-			remoteOnly := c.AddNode("client", opts)
+			local := c.MustAddNode("local", opts, echoService("svc"))
+			c.MustAddNode("r1", opts, echoService("svc"))
+			c.MustAddNode("r2", opts, echoService("svc"))
+			remoteOnly := c.MustAddNode("client", opts)
 			c.Run(t, func() {
-				require.NoError(t, c.StartAll())
+				require.NoError(t, c.Start())
 				for range 5 {
 					res, err := local.Call("svc.where", nil)
 					require.NoError(t, err)
@@ -329,16 +329,16 @@ func TestPreferLocalStrategiesAndPinning(t *testing.T) {
 }
 
 func TestMetaMergesBackAndMaxCallLevel(t *testing.T) {
-	c := testutil.NewSimCluster(4)
+	c := testutil.NewSim(4)
 	defer c.Close()
-	a := c.AddNode("a", broker.Options{MaxCallLevel: 3}, &broker.Service{Name: "outer", Actions: map[string]broker.Action{
+	a := c.MustAddNode("a", broker.Options{MaxCallLevel: 3}, &broker.Service{Name: "outer", Actions: map[string]broker.Action{
 		"run": {Handler: func(ctx *broker.Context) (any, error) {
 			_, err := ctx.Call("inner.run", nil)
 			return ctx.Meta["stamp"], err
 		}},
 		"recurse": {Handler: func(ctx *broker.Context) (any, error) { return ctx.Call("outer.recurse", nil) }},
 	}})
-	c.AddNode("b", broker.Options{}, &broker.Service{Name: "inner", Actions: map[string]broker.Action{
+	c.MustAddNode("b", broker.Options{}, &broker.Service{Name: "inner", Actions: map[string]broker.Action{
 		"run": {Handler: func(ctx *broker.Context) (any, error) {
 			assert.Equal(t, "outer", ctx.Caller)
 			assert.Equal(t, 2, ctx.Level)
@@ -348,7 +348,7 @@ func TestMetaMergesBackAndMaxCallLevel(t *testing.T) {
 		}},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		res, err := a.Call("outer.run", nil, broker.WithMeta(map[string]any{"tenant": "t1"}))
 		require.NoError(t, err)
 		assert.Equal(t, "from-inner", res)
@@ -361,12 +361,12 @@ func TestMetaMergesBackAndMaxCallLevel(t *testing.T) {
 }
 
 func TestDependenciesWaitForRemoteServices(t *testing.T) {
-	c := testutil.NewSimCluster(6)
+	c := testutil.NewSim(6)
 	defer c.Close()
 	var startedAt time.Duration
-	c.AddNode("a", broker.Options{}, &broker.Service{Name: "order", Dependencies: []string{"product"},
+	c.MustAddNode("a", broker.Options{}, &broker.Service{Name: "order", Dependencies: []string{"product"},
 		Started: func(s *broker.ServiceInstance) error { startedAt = c.Sim.Elapsed(); return nil }})
-	pb := c.AddNode("b", broker.Options{})
+	pb := c.MustAddNode("b", broker.Options{})
 	c.Run(t, func() {
 		c.Sim.Go("start a", func() { _ = c.Node("a").Start() })
 		require.NoError(t, pb.Start())
@@ -379,12 +379,12 @@ func TestDependenciesWaitForRemoteServices(t *testing.T) {
 }
 
 func TestMalformedPacketIsDroppedAndJournaled(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	b := c.AddNode("a", broker.Options{}, echoService("svc"))
+	b := c.MustAddNode("a", broker.Options{}, echoService("svc"))
 	rogue := c.Net.Transport()
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		require.NoError(t, rogue.Connect("rogue", func(packet.Message) {}))
 		require.NoError(t, rogue.Send(packet.Message{Type: packet.Request, Target: "a", Body: []byte(`{"ver":"5","sender":"rogue","id":`)}))
 		require.NoError(t, rogue.Send(packet.Message{Type: packet.Request, Target: "a", Body: []byte(`{"ver":"4","sender":"rogue","id":"x","action":"svc.where"}`)}))
@@ -404,14 +404,14 @@ func TestMalformedPacketIsDroppedAndJournaled(t *testing.T) {
 // TestSimulatedHourOfHeartbeats is the speed acceptance: one virtual hour of five nodes
 // heartbeating every 5 s. The ratio is logged, not asserted (wall-clock assertions flake).
 func TestSimulatedHourOfHeartbeats(t *testing.T) {
-	c := testutil.NewSimCluster(11)
+	c := testutil.NewSim(11)
 	defer c.Close()
 	for i := range 5 {
-		c.AddNode(fmt.Sprintf("n%d", i), broker.Options{HeartbeatInterval: 5 * time.Second}, echoService(fmt.Sprintf("s%d", i)))
+		c.MustAddNode(fmt.Sprintf("n%d", i), broker.Options{HeartbeatInterval: 5 * time.Second}, echoService(fmt.Sprintf("s%d", i)))
 	}
 	start := time.Now() // wall clock only for the logged ratio
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		c.Sim.Sleep(time.Hour)
 		for i := range 5 {
 			assert.Len(t, c.Node(fmt.Sprintf("n%d", i)).Nodes(), 5, "no node was lost")

@@ -31,7 +31,7 @@ func invService(broken *bool) *broker.Service {
 }
 
 // cbEvents records $circuit-breaker.* events seen by a node, with their virtual time.
-func cbEvents(c *testutil.SimCluster, b *broker.Broker) *[]string {
+func cbEvents(c *testutil.Cluster, b *broker.Broker) *[]string {
 	var seen []string
 	record := func(ctx *broker.Context) error {
 		p := ctx.Params
@@ -46,7 +46,7 @@ func cbEvents(c *testutil.SimCluster, b *broker.Broker) *[]string {
 	return &seen
 }
 
-func transitions(c *testutil.SimCluster, node string) []string {
+func transitions(c *testutil.Cluster, node string) []string {
 	var out []string
 	for _, e := range c.Kinds(journal.BreakerChange) {
 		if e.Node == node {
@@ -57,13 +57,13 @@ func transitions(c *testutil.SimCluster, node string) []string {
 }
 
 func TestBreakerWithHealthyPeer(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	broken := true
 	opts := broker.Options{CircuitBreaker: breakerOpts}
-	client := c.AddNode("client", opts)
-	c.AddNode("broken-node", opts, invService(&broken))
-	healthy := c.AddNode("healthy-node", opts, invService(nil))
+	client := c.MustAddNode("client", opts)
+	c.MustAddNode("broken-node", opts, invService(&broken))
+	healthy := c.MustAddNode("healthy-node", opts, invService(nil))
 	clientSeen := cbEvents(c, client)
 	peerSeen := cbEvents(c, healthy)
 
@@ -77,7 +77,7 @@ func TestBreakerWithHealthyPeer(t *testing.T) {
 		served = append(served, fmt.Sprintf("+%s %s", c.Sim.Elapsed(), res))
 	}
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		for range 12 { // 12 sequential calls, one a second
 			call()
 			c.Sim.Sleep(time.Second)
@@ -124,14 +124,14 @@ func TestBreakerWithHealthyPeer(t *testing.T) {
 
 func TestBreakerAlone(t *testing.T) {
 	t.Run("calls 4+ fail with ServiceNotAvailableError", func(t *testing.T) {
-		c := testutil.NewSimCluster(1)
+		c := testutil.NewSim(1)
 		defer c.Close()
 		broken := true
-		client := c.AddNode("client", broker.Options{CircuitBreaker: breakerOpts})
-		c.AddNode("broken-node", broker.Options{}, invService(&broken))
+		client := c.MustAddNode("client", broker.Options{CircuitBreaker: breakerOpts})
+		c.MustAddNode("broken-node", broker.Options{}, invService(&broken))
 		var got []string
 		c.Run(t, func() {
-			require.NoError(t, c.StartAll())
+			require.NoError(t, c.Start())
 			for range 6 {
 				_, err := client.Call("inv.get", nil)
 				e := errs.From(err)
@@ -145,14 +145,14 @@ func TestBreakerAlone(t *testing.T) {
 		}, got)
 	})
 	t.Run("an error without a code never opens it", func(t *testing.T) {
-		c := testutil.NewSimCluster(1)
+		c := testutil.NewSim(1)
 		defer c.Close()
-		client := c.AddNode("client", broker.Options{CircuitBreaker: breakerOpts})
-		c.AddNode("plain-node", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
+		client := c.MustAddNode("client", broker.Options{CircuitBreaker: breakerOpts})
+		c.MustAddNode("plain-node", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
 			"get": {Handler: func(*broker.Context) (any, error) { return nil, errors.New("no code") }},
 		}})
 		c.Run(t, func() {
-			require.NoError(t, c.StartAll())
+			require.NoError(t, c.Start())
 			for range 20 {
 				_, err := client.Call("inv.get", nil)
 				assert.Equal(t, "Error", errs.NameOf(err))
@@ -161,13 +161,13 @@ func TestBreakerAlone(t *testing.T) {
 		assert.Empty(t, c.Kinds(journal.BreakerChange))
 	})
 	t.Run("counts reset at each window boundary", func(t *testing.T) {
-		c := testutil.NewSimCluster(1)
+		c := testutil.NewSim(1)
 		defer c.Close()
 		broken := true
-		client := c.AddNode("client", broker.Options{CircuitBreaker: breakerOpts})
-		c.AddNode("broken-node", broker.Options{}, invService(&broken))
+		client := c.MustAddNode("client", broker.Options{CircuitBreaker: breakerOpts})
+		c.MustAddNode("broken-node", broker.Options{}, invService(&broken))
 		c.Run(t, func() {
-			require.NoError(t, c.StartAll())
+			require.NoError(t, c.Start())
 			c.Sim.Sleep(58 * time.Second)
 			_, _ = client.Call("inv.get", nil) // +58s
 			c.Sim.Sleep(time.Second)
@@ -183,16 +183,16 @@ func TestBreakerAlone(t *testing.T) {
 }
 
 func TestHungDependencyTripsBreaker(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	opts := broker.Options{RequestTimeout: 100 * time.Millisecond, CircuitBreaker: breakerOpts}
-	client := c.AddNode("client", opts)
-	c.AddNode("hung-node", opts, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
+	client := c.MustAddNode("client", opts)
+	c.MustAddNode("hung-node", opts, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
 		"get": {Handler: func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return nil, nil }},
 	}})
 	var got []string
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		for range 5 {
 			start := c.Sim.Elapsed()
 			_, err := client.Call("inv.get", nil)
@@ -215,14 +215,14 @@ func TestHungDependencyTripsBreaker(t *testing.T) {
 // orderChain is the distributed-timeout setup: gateway → order.create, which sleeps, calls
 // product.get, sleeps, calls product.reserve. The handler ignores its context while sleeping,
 // as Moleculer handlers do.
-func orderChain(c *testutil.SimCluster, sleep time.Duration, gatewayOpts broker.Options) (*broker.Broker, *[]string) {
+func orderChain(c *testutil.Cluster, sleep time.Duration, gatewayOpts broker.Options) (*broker.Broker, *[]string) {
 	var log []string
 	note := func(ctx *broker.Context, what string) {
 		dl, _ := ctx.Deadline()
 		log = append(log, fmt.Sprintf("+%s %s budget=%s", c.Sim.Elapsed(), what, dl.Sub(ctx.Now())))
 	}
-	gw := c.AddNode("gateway", gatewayOpts)
-	c.AddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
+	gw := c.MustAddNode("gateway", gatewayOpts)
+	c.MustAddNode("order", broker.Options{}, &broker.Service{Name: "order", Actions: map[string]broker.Action{
 		"create": {Handler: func(ctx *broker.Context) (any, error) {
 			note(ctx, "order.create")
 			ctx.Broker().Runtime().Sleep(sleep)
@@ -237,7 +237,7 @@ func orderChain(c *testutil.SimCluster, sleep time.Duration, gatewayOpts broker.
 			return "ok", nil
 		}},
 	}})
-	c.AddNode("product", broker.Options{}, &broker.Service{Name: "product", Actions: map[string]broker.Action{
+	c.MustAddNode("product", broker.Options{}, &broker.Service{Name: "product", Actions: map[string]broker.Action{
 		"get":     {Handler: func(ctx *broker.Context) (any, error) { note(ctx, "product.get"); return 1, nil }},
 		"reserve": {Handler: func(ctx *broker.Context) (any, error) { note(ctx, "product.reserve"); return 1, nil }},
 	}})
@@ -246,11 +246,11 @@ func orderChain(c *testutil.SimCluster, sleep time.Duration, gatewayOpts broker.
 
 func TestDistributedTimeout(t *testing.T) {
 	t.Run("nested calls get the remaining budget", func(t *testing.T) {
-		c := testutil.NewSimCluster(1)
+		c := testutil.NewSim(1)
 		defer c.Close()
 		gw, log := orderChain(c, 400*time.Millisecond, broker.Options{RequestTimeout: time.Second})
 		c.Run(t, func() {
-			require.NoError(t, c.StartAll())
+			require.NoError(t, c.Start())
 			res, err := gw.Call("order.create", nil)
 			require.NoError(t, err)
 			assert.Equal(t, "ok", res)
@@ -262,13 +262,13 @@ func TestDistributedTimeout(t *testing.T) {
 		}, *log)
 	})
 	t.Run("a spent budget skips the call (514) and the caller times out at 1000 ms (504)", func(t *testing.T) {
-		c := testutil.NewSimCluster(1)
+		c := testutil.NewSim(1)
 		defer c.Close()
 		gw, log := orderChain(c, 600*time.Millisecond, broker.Options{RequestTimeout: time.Second})
 		var err error
 		var at time.Duration
 		c.Run(t, func() {
-			require.NoError(t, c.StartAll())
+			require.NoError(t, c.Start())
 			_, err = gw.Call("order.create", nil)
 			at = c.Sim.Elapsed()
 			c.Sim.Sleep(time.Second) // let order.create finish its doomed work
@@ -301,11 +301,11 @@ func TestDistributedTimeout(t *testing.T) {
 }
 
 func TestRetryBackoff(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
-	client := c.AddNode("client", broker.Options{Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
+	client := c.MustAddNode("client", broker.Options{Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
 	var attempts []time.Duration
-	c.AddNode("flaky", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
+	c.MustAddNode("flaky", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
 		"get": {Handler: func(ctx *broker.Context) (any, error) {
 			attempts = append(attempts, c.Sim.Elapsed())
 			if len(attempts) <= 2 {
@@ -315,7 +315,7 @@ func TestRetryBackoff(t *testing.T) {
 		}},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		res, err := client.Call("inv.get", nil)
 		require.NoError(t, err)
 		assert.Equal(t, "ok", res)
@@ -332,13 +332,13 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 func TestRetryAmplificationUnderTimeouts(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	gw, _ := orderChain(c, 600*time.Millisecond, broker.Options{RequestTimeout: time.Second,
 		Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
 	var err error
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		_, err = gw.Call("order.create", nil)
 		c.Sim.Sleep(2 * time.Second)
 	})
@@ -356,19 +356,19 @@ func TestRetryAmplificationUnderTimeouts(t *testing.T) {
 }
 
 func TestRetryFailoverAfterNodeLoss(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	hb := broker.Options{HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second}
 	clientOpts := hb
 	clientOpts.Retry = retry.Policy{Enabled: true, Retries: 2, Delay: 100 * time.Millisecond}
-	client := c.AddNode("client", clientOpts)
+	client := c.MustAddNode("client", clientOpts)
 	hang := func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "never", nil }
-	c.AddNode("doomed", hb, &broker.Service{Name: "inv", Actions: map[string]broker.Action{"get": {Handler: hang}}})
-	c.AddNode("survivor", hb, invService(nil))
+	c.MustAddNode("doomed", hb, &broker.Service{Name: "inv", Actions: map[string]broker.Action{"get": {Handler: hang}}})
+	c.MustAddNode("survivor", hb, invService(nil))
 	var res any
 	var err error
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		// Round robin: make sure the first attempt lands on the doomed node.
 		for {
 			if r, _ := client.Call("inv.get", nil, broker.WithTimeout(10*time.Millisecond)); r == "survivor" {
@@ -387,11 +387,11 @@ func TestRetryFailoverAfterNodeLoss(t *testing.T) {
 }
 
 func TestBulkheadSaturation(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	var order []int
 	running, maxRunning := 0, 0
-	n := c.AddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: true, Concurrency: 3, MaxQueueSize: 10}},
+	n := c.MustAddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: true, Concurrency: 3, MaxQueueSize: 10}},
 		&broker.Service{Name: "work", Actions: map[string]broker.Action{
 			"do": {Handler: func(ctx *broker.Context) (any, error) {
 				running++
@@ -404,7 +404,7 @@ func TestBulkheadSaturation(t *testing.T) {
 		}})
 	results := make([]string, 20)
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		done := c.Sim.NewSignal("all calls")
 		left := 20
 		for i := range 20 {
@@ -436,11 +436,11 @@ func TestBulkheadSaturation(t *testing.T) {
 }
 
 func TestFallbacks(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	fail := func(*broker.Context) (any, error) { return nil, errs.New("down", 500, "DOWN", nil) }
-	client := c.AddNode("client", broker.Options{})
-	c.AddNode("svc", broker.Options{}, &broker.Service{Name: "rec",
+	client := c.MustAddNode("client", broker.Options{})
+	c.MustAddNode("svc", broker.Options{}, &broker.Service{Name: "rec",
 		Methods: map[string]func(*broker.Context, error) (any, error){
 			"cachedList": func(ctx *broker.Context, err error) (any, error) { return "from method: " + errs.NameOf(err), nil },
 		},
@@ -450,7 +450,7 @@ func TestFallbacks(t *testing.T) {
 			"withMethod": {Handler: fail, Fallback: "cachedList"},
 		}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		res, err := client.Call("rec.plain", nil, broker.WithFallback("default value"))
 		require.NoError(t, err)
 		assert.Equal(t, "default value", res)
@@ -482,7 +482,7 @@ func TestFallbacks(t *testing.T) {
 }
 
 func TestUserMiddlewareWrapsInsideBuiltins(t *testing.T) {
-	c := testutil.NewSimCluster(1)
+	c := testutil.NewSim(1)
 	defer c.Close()
 	var trace []string
 	mw := broker.Middleware{Name: "trace", LocalAction: func(next broker.Handler, ep *broker.Endpoint) broker.Handler {
@@ -493,11 +493,11 @@ func TestUserMiddlewareWrapsInsideBuiltins(t *testing.T) {
 			return res, err
 		}
 	}}
-	n := c.AddNode("a", broker.Options{Middlewares: []broker.Middleware{mw}}, &broker.Service{Name: "s", Actions: map[string]broker.Action{
+	n := c.MustAddNode("a", broker.Options{Middlewares: []broker.Middleware{mw}}, &broker.Service{Name: "s", Actions: map[string]broker.Action{
 		"v": {Params: map[string]any{"x": "number"}, Handler: func(*broker.Context) (any, error) { trace = append(trace, "handler"); return 1, nil }},
 	}})
 	c.Run(t, func() {
-		require.NoError(t, c.StartAll())
+		require.NoError(t, c.Start())
 		_, err := n.Call("s.v", map[string]any{"x": 1})
 		require.NoError(t, err)
 		_, err = n.Call("s.v", map[string]any{"x": "no"})

@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/broker"
-	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/testutil"
 )
 
 // shop is gateway (no services) and product-1 serving product.get, which takes 5 ms; runs
@@ -24,9 +24,13 @@ type shop struct {
 	runs int
 }
 
-func newShop(t *testing.T, seed uint64, productOpts broker.Options, cached bool, cachers map[string]*faults.FlakyCacher) *shop {
-	s := &shop{simNodes: newSimNodes(t, seed, cachers)}
-	s.add("gateway", broker.Options{}, nil)
+func newShop(t *testing.T, seed uint64, gatewayOpts, productOpts broker.Options, cached bool) *shop {
+	s := &shop{simNodes: newSimNodes(t, seed)}
+	cacher := testutil.CacherNone
+	if cached {
+		cacher = testutil.CacherMemory
+	}
+	s.add("gateway", gatewayOpts, nil)
 	s.add("product-1", productOpts, func() []*broker.Service {
 		a := broker.Action{Handler: func(ctx *broker.Context) (any, error) {
 			s.runs++
@@ -39,12 +43,12 @@ func newShop(t *testing.T, seed uint64, productOpts broker.Options, cached bool,
 			a.Cache = &broker.CacheOptions{Keys: []string{"id"}}
 		}
 		return []*broker.Service{{Name: "product", Actions: map[string]broker.Action{"get": a}}}
-	})
+	}, cacher)
 	return s
 }
 
 func TestDropResponsesFromProductToGateway(t *testing.T) {
-	s := newShop(t, 1, broker.Options{}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, false)
 	s.run(func() {
 		s.startAll()
 		start := s.now()
@@ -69,7 +73,7 @@ func TestDropResponsesFromProductToGateway(t *testing.T) {
 }
 
 func TestActionErrorForTheFirstNCalls(t *testing.T) {
-	s := newShop(t, 1, broker.Options{}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, false)
 	s.inj.MustAdd(faults.Spec{Name: "flaky", Fault: faults.Error{
 		Calls: faults.Calls{Action: "product.*", Node: "product-1", FirstN: 2},
 		Name:  "StockServiceError", Message: "stock backend down", Code: 503, Type: "STOCK_DOWN", Retryable: true,
@@ -108,7 +112,7 @@ func TestActionErrorForTheFirstNCalls(t *testing.T) {
 }
 
 func errorRatePattern(t *testing.T, seed uint64) []bool {
-	s := newShop(t, seed, broker.Options{}, false, nil)
+	s := newShop(t, seed, broker.Options{}, broker.Options{}, false)
 	s.inj.MustAdd(faults.Spec{Name: "half", Fault: faults.Error{Calls: faults.Calls{Action: "product.get", Rate: 0.4}}})
 	var failed []bool
 	s.run(func() {
@@ -133,7 +137,7 @@ func TestActionErrorAtARate(t *testing.T) {
 }
 
 func TestActionDelayIgnoresTheDeadline(t *testing.T) {
-	s := newShop(t, 1, broker.Options{}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, false)
 	s.run(func() {
 		s.startAll()
 		s.inj.MustAdd(faults.Spec{Name: "slow", Start: s.now(), Duration: 10 * time.Second,
@@ -163,7 +167,7 @@ func TestActionDelayIgnoresTheDeadline(t *testing.T) {
 }
 
 func TestActionHangIsReleasedByItsHeal(t *testing.T) {
-	s := newShop(t, 1, broker.Options{}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, false)
 	s.run(func() {
 		s.startAll()
 		t0 := s.now()
@@ -183,7 +187,7 @@ func TestActionHangIsReleasedByItsHeal(t *testing.T) {
 }
 
 func TestActionPanicBecomesAnErrorAndTheBrokerKeepsServing(t *testing.T) {
-	s := newShop(t, 1, broker.Options{}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, false)
 	s.run(func() {
 		s.startAll()
 		s.inj.MustAdd(faults.Spec{Name: "boom", Start: s.now(), Duration: time.Second,
@@ -207,7 +211,7 @@ func TestActionPanicBecomesAnErrorAndTheBrokerKeepsServing(t *testing.T) {
 }
 
 func TestActionPanicUnderATimeoutBecomesAnError(t *testing.T) {
-	s := newShop(t, 1, broker.Options{RequestTimeout: time.Second}, false, nil)
+	s := newShop(t, 1, broker.Options{}, broker.Options{RequestTimeout: time.Second}, false)
 	s.run(func() {
 		s.startAll()
 		s.inj.MustAdd(faults.Spec{Name: "boom", Start: s.now(),
@@ -220,12 +224,8 @@ func TestActionPanicUnderATimeoutBecomesAnError(t *testing.T) {
 }
 
 func TestCacherDownFallsThroughToTheHandler(t *testing.T) {
-	cachers := map[string]*faults.FlakyCacher{}
-	s := newShop(t, 1, broker.Options{}, true, cachers)
-	fc := faults.NewFlakyCacher(cache.NewMemory(s.c.Sim), s.c.Sim)
-	cachers["product-1"] = fc
-	s.specs["product-1"].opts.Cacher = fc
-	s.build("product-1")
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, true)
+	fc := s.c.FlakyCacher("product-1")
 	s.run(func() {
 		s.startAll()
 		t0 := s.now()
@@ -252,12 +252,7 @@ func TestCacherDownFallsThroughToTheHandler(t *testing.T) {
 }
 
 func TestCacherSlowAddsDelayPerOperation(t *testing.T) {
-	cachers := map[string]*faults.FlakyCacher{}
-	s := newShop(t, 1, broker.Options{}, true, cachers)
-	fc := faults.NewFlakyCacher(cache.NewMemory(s.c.Sim), s.c.Sim)
-	cachers["redis"] = fc
-	s.specs["product-1"].opts.Cacher = fc
-	s.build("product-1")
+	s := newShop(t, 1, broker.Options{}, broker.Options{}, true)
 	s.run(func() {
 		s.startAll()
 		s.inj.MustAdd(faults.Spec{Name: "redis-slow", Start: s.now(), Fault: faults.CacherSlow{D: 100 * ms}})
@@ -272,7 +267,7 @@ func TestCacherSlowAddsDelayPerOperation(t *testing.T) {
 
 func TestCrashedNodeIsLostExactlyAHeartbeatTimeoutAfterItsLastPacket(t *testing.T) {
 	opts := broker.Options{HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 6 * time.Second}
-	s := newSimNodes(t, 4, nil)
+	s := newSimNodes(t, 4)
 	s.add("a", opts, nil)
 	s.add("b", opts, nil)
 	s.add("c", opts, nil)
@@ -300,9 +295,7 @@ func TestCrashedNodeIsLostExactlyAHeartbeatTimeoutAfterItsLastPacket(t *testing.
 
 func TestCrashThenRestartAfterADelay(t *testing.T) {
 	opts := broker.Options{HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 6 * time.Second}
-	s := newShop(t, 5, opts, false, nil)
-	s.specs["gateway"].opts = opts
-	s.build("gateway")
+	s := newShop(t, 5, opts, opts, false)
 	s.run(func() {
 		s.startAll()
 		t0 := s.now()
@@ -314,7 +307,7 @@ func TestCrashThenRestartAfterADelay(t *testing.T) {
 		r = s.goCall("gateway", "product.get", nil).wait()
 		assert.NoError(t, r.err, "restarted and rediscovered")
 	})
-	assert.Empty(t, s.startErrs)
+	assert.Empty(t, s.restartFailures())
 	joined := s.kinds(journal.NodeJoined)
 	var rejoin []journal.Entry
 	for _, e := range joined {
@@ -328,7 +321,7 @@ func TestCrashThenRestartAfterADelay(t *testing.T) {
 
 func TestPausedNodeIsLostThenRejoinsOnResume(t *testing.T) {
 	opts := broker.Options{HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 6 * time.Second}
-	s := newSimNodes(t, 6, nil)
+	s := newSimNodes(t, 6)
 	s.add("a", opts, nil)
 	s.add("b", opts, nil)
 	var pausedAt, resumedAt time.Duration
@@ -366,7 +359,7 @@ func TestPausedNodeIsLostThenRejoinsOnResume(t *testing.T) {
 }
 
 func TestClockSkewOnOneNode(t *testing.T) {
-	s := newSimNodes(t, 1, nil)
+	s := newSimNodes(t, 1)
 	var seen []time.Duration
 	s.add("gateway", broker.Options{}, nil)
 	s.add("clock", broker.Options{}, func() []*broker.Service {
@@ -391,7 +384,7 @@ func TestClockSkewOnOneNode(t *testing.T) {
 // A run with faults of every layer replays byte for byte from its seed.
 func TestFaultyRunIsDeterministic(t *testing.T) {
 	run := func(seed uint64) []byte {
-		s := newShop(t, seed, broker.Options{HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 6 * time.Second}, false, nil)
+		s := newShop(t, seed, broker.Options{}, broker.Options{HeartbeatInterval: 2 * time.Second, HeartbeatTimeout: 6 * time.Second}, false)
 		s.inj.MustAdd(
 			faults.Spec{Name: "jitter", Fault: faults.Latency{Base: 5 * ms, Jitter: 4 * ms, Dist: faults.Normal}},
 			faults.Spec{Name: "loss", Start: time.Second, Duration: 3 * time.Second, Every: 5 * time.Second, Fault: faults.Loss{Rate: 0.2}},

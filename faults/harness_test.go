@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -76,131 +75,52 @@ func (n *rawNet) received(from, to string) []arrival {
 	return out
 }
 
-// ---- broker cluster harness: a testutil.SimCluster plus the Nodes adapter -----------------
+// ---- broker cluster harness: a testutil.Cluster with the fault seams installed ----------
 
-// simNodes adapts a testutil.SimCluster to faults.Nodes: crash is Broker.Crash, restart
-// builds a fresh broker with the same ID and services and starts it in a task, pause and
-// resume hold the node's traffic on the memnet network, and skew moves the node's rt.Skewed
-// clock. SimCluster.AddNode gives every broker the bare Sim, so nodes are built here, each
-// on a Skewed runtime.
+// simNodes is a simulated testutil.Cluster on an ideal network with InjectFaults, so its
+// injector (inj) reaches the network, the nodes, their actions and their cachers.
 type simNodes struct {
-	t     *testing.T
-	c     *testutil.SimCluster
-	inj   *faults.Injector
-	specs map[string]*nodeSpec
-	order []string
-	// startErrs records failed restarts.
-	startErrs []error
+	t   *testing.T
+	c   *testutil.Cluster
+	inj *faults.Injector
 }
 
-type nodeSpec struct {
-	opts     broker.Options
-	services func() []*broker.Service
-	clock    *rt.Skewed
-}
-
-func newSimNodes(t *testing.T, seed uint64, cachers map[string]*faults.FlakyCacher, netOpts ...memnet.Option) *simNodes {
-	c := testutil.NewSimCluster(seed, netOpts...)
-	t.Cleanup(c.Close)
-	n := &simNodes{t: t, c: c, specs: map[string]*nodeSpec{}}
-	n.inj = faults.New(c.Sim, c.Journal, faults.Targets{Net: c.Net, Nodes: n, Cachers: cachers})
-	return n
+func newSimNodes(t *testing.T, seed uint64) *simNodes {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: seed, Network: testutil.Ideal, InjectFaults: true})
+	return &simNodes{t: t, c: c, inj: c.Faults}
 }
 
 // add declares a node; services is called at every (re)start, as a process builds its
-// in-memory state afresh.
-func (n *simNodes) add(id string, opts broker.Options, services func() []*broker.Service) *broker.Broker {
-	n.specs[id] = &nodeSpec{opts: opts, services: services, clock: rt.NewSkewed(n.c.Sim)}
-	n.order = append(n.order, id)
-	return n.build(id)
-}
-
-func (n *simNodes) build(id string) *broker.Broker {
-	s := n.specs[id]
-	opts := s.opts
-	opts.NodeID, opts.Runtime, opts.Journal = id, s.clock, n.c.Journal
-	opts.Transporter = n.c.Net.Transport()
-	opts.Middlewares = append(append([]broker.Middleware(nil), opts.Middlewares...), n.inj.Middleware())
-	b := broker.MustNew(opts)
-	if s.services != nil {
-		for _, svc := range s.services() {
-			b.MustAddService(svc)
-		}
+// in-memory state afresh. A cacher kind ("memory") gives the node a cacher, wrapped in a
+// FlakyCacher keyed by the node's ID.
+func (n *simNodes) add(id string, opts broker.Options, services func() []*broker.Service, cacher ...string) *broker.Broker {
+	ns := testutil.NodeSpec{ID: id, Options: opts, Define: services}
+	if len(cacher) > 0 {
+		ns.Cacher = cacher[0]
 	}
-	n.c.Brokers[id] = b
+	b, err := n.c.AddNode(ns)
+	require.NoError(n.t, err)
 	return b
 }
 
-func (n *simNodes) node(id string) *broker.Broker { return n.c.Brokers[id] }
+func (n *simNodes) node(id string) *broker.Broker { return n.c.Node(id) }
 
 // startAll starts every node and waits until each knows all the others (inside Run).
-func (n *simNodes) startAll() {
-	done := make([]rt.Signal, len(n.order))
-	errs := make([]error, len(n.order))
-	for k, id := range n.order {
-		done[k] = n.c.Sim.NewSignal("start of " + id)
-		b := n.node(id)
-		n.c.Sim.Go("start "+id, func() { errs[k] = b.Start(); done[k].Fire() })
-	}
-	for k := range done {
-		done[k].Wait()
-		require.NoError(n.t, errs[k])
-	}
-	for _, id := range n.order {
-		for len(n.node(id).Nodes()) < len(n.order) {
-			// Not Sleep(0): with network latency, a zero sleep is always the earliest timer
-			// and virtual time would never reach the packets in flight.
-			n.c.Sim.Sleep(time.Millisecond)
-		}
-	}
-}
+func (n *simNodes) startAll() { require.NoError(n.t, n.c.Start()) }
 
 func (n *simNodes) run(fn func()) { n.c.Run(n.t, fn) }
 
 func (n *simNodes) kinds(kinds ...string) []journal.Entry { return n.c.Kinds(kinds...) }
 
-func (n *simNodes) Crash(id string) error {
-	b := n.node(id)
-	if b == nil {
-		return fmt.Errorf("no node %q", id)
-	}
-	b.Crash()
-	return nil
-}
-
-func (n *simNodes) Restart(id string) error {
-	if n.specs[id] == nil {
-		return fmt.Errorf("no node %q", id)
-	}
-	b := n.build(id)
-	n.c.Sim.Go("restart "+id, func() {
-		if err := b.Start(); err != nil {
-			n.startErrs = append(n.startErrs, err)
+// restartFailures lists the restarts that failed (journaled by the cluster).
+func (n *simNodes) restartFailures() []journal.Entry {
+	var out []journal.Entry
+	for _, e := range n.kinds(journal.Step) {
+		if e.Str("step") == "restart failed" {
+			out = append(out, e)
 		}
-	})
-	return nil
-}
-
-func (n *simNodes) Pause(id string) error {
-	if n.specs[id] == nil {
-		return fmt.Errorf("no node %q", id)
 	}
-	n.c.Net.Pause(id)
-	return nil
-}
-
-func (n *simNodes) Resume(id string) error {
-	n.c.Net.Resume(id)
-	return nil
-}
-
-func (n *simNodes) SetSkew(id string, d time.Duration) error {
-	s := n.specs[id]
-	if s == nil {
-		return fmt.Errorf("no node %q", id)
-	}
-	s.clock.SetSkew(d)
-	return nil
+	return out
 }
 
 // call runs a root call from node in a new task and returns a handle to its outcome.

@@ -1,36 +1,35 @@
 package scenarios
 
 import (
-	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/services/mailer"
 )
 
+// ServiceFactory builds a fresh instance of a service for one node from the cluster's shared
+// resources (one store per model, the outboxes, the JWT secret), which outlive any one node:
+// it is a catalog constructor, called at every (re)start of a node.
+type ServiceFactory = catalog.Constructor
+
 // DefaultCatalog is every service of the services catalog (user, product, order, email,
-// notification, and any registered with catalog.Register), built on resources shared by the
-// whole cluster (one store per model, one outbox per messaging service).
+// notification, and any registered with catalog.Register).
 func DefaultCatalog() map[string]ServiceFactory {
 	out := map[string]ServiceFactory{}
 	for _, name := range catalog.Names() {
-		out[name] = func(env *ServiceEnv) (*broker.Service, error) {
-			return catalog.New(name, Resources(env))
-		}
+		ctor, _ := catalog.Lookup(name)
+		out[name] = ctor
 	}
 	return out
 }
 
-// Resources returns the cluster's shared service resources, built from the scenario's
-// service configuration on first use.
-func Resources(env *ServiceEnv) *catalog.Resources {
-	return env.Shared("catalog.resources", func() any {
-		r := catalog.SimResources()
-		cfg := env.Config
-		if cfg.JWTSecret != "" {
-			r.JWTSecret = []byte(cfg.JWTSecret)
-		}
-		r.Email = mailer.Config{Latency: cfg.MailLatency, FailureRate: cfg.MailFailureRate}
-		r.Notification = r.Email
-		r.ProductCacheTTL = cfg.CacheTTL
-		return r
-	}).(*catalog.Resources)
+// Resources returns fresh shared service resources for one run, built from the scenario's
+// service configuration.
+func Resources(cfg ServiceConfig) *catalog.Resources {
+	r := catalog.SimResources()
+	if cfg.JWTSecret != "" {
+		r.JWTSecret = []byte(cfg.JWTSecret)
+	}
+	r.Email = mailer.Config{Latency: cfg.MailLatency, FailureRate: cfg.MailFailureRate}
+	r.Notification = r.Email
+	r.ProductCacheTTL = cfg.CacheTTL
+	return r
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
 )
@@ -146,31 +145,8 @@ func validateFault(v *validator, p string, f FaultSpec, nodes, actions map[strin
 	}
 }
 
-// injector ties the fault layer to a cluster.
-type injector struct {
-	c       *Cluster
-	inj     *faults.Injector
-	cachers map[string]*faults.FlakyCacher
-}
-
-func (c *Cluster) newInjector(s *Scenario) (*injector, error) {
-	i := &injector{c: c, cachers: map[string]*faults.FlakyCacher{}}
-	i.inj = faults.New(c.Sim, c.Journal, faults.Targets{Net: c.Net, Nodes: c, Cachers: i.cachers})
-	return i, nil
-}
-
-// prepareNode installs the action-fault middleware (innermost) and wraps the node's cacher.
-func (i *injector) prepareNode(n *node) {
-	n.mws = []broker.Middleware{i.inj.Middleware()}
-	n.cacheW = func(inner broker.Cacher) broker.Cacher {
-		fc := faults.NewFlakyCacher(inner, i.c.Sim)
-		i.cachers[n.spec.ID] = fc
-		return fc
-	}
-}
-
-// schedule adds every fault of the scenario.
-func (i *injector) schedule(s *Scenario) error {
+// scheduleFaults adds every fault of the scenario to the cluster's injector.
+func scheduleFaults(inj *faults.Injector, s *Scenario) error {
 	for k, f := range s.Faults {
 		fault, err := toFault(f)
 		if err != nil {
@@ -180,11 +156,9 @@ func (i *injector) schedule(s *Scenario) error {
 		if name == "" {
 			name = fmt.Sprintf("%s-%d", f.Kind, k)
 		}
-		if err := i.inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count}); err != nil {
+		if err := inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count}); err != nil {
 			return fmt.Errorf("faults[%d] (%s): %w", k, name, err)
 		}
 	}
 	return nil
 }
-
-func (i *injector) stop() { i.inj.Stop() }

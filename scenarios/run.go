@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/journal"
-	"github.com/faultline/faultline/broker/rt"
-	"github.com/faultline/faultline/broker/transport/memnet"
 	"github.com/faultline/faultline/scenarios/check"
+	"github.com/faultline/faultline/testutil"
 )
 
 // Result is the outcome of one run.
@@ -125,230 +122,61 @@ func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
 	wallStart := time.Now() // wall time is reported, never used by the run
-	sim := rt.NewSim(s.Seed)
-	defer sim.Close()
-	c := &Cluster{Sim: sim, Net: memnet.New(sim, memnet.WithLatency(s.Network.Latency)), Journal: journal.New(sim),
-		scenario: s, catalog: o.catalog(s), nodes: map[string]*node{}}
-	defer func() {
-		if c.redis != nil {
-			_ = c.redis.Close()
-		}
-	}()
-	inj, err := c.newInjector(s)
+	res := Resources(s.Config)
+	defer res.Close()
+	c, err := testutil.Build(clusterSpec(s, o.catalog(s), res))
 	if err != nil {
 		return nil, err
 	}
-	for _, ns := range s.Nodes {
-		n := &node{spec: ns, clock: rt.NewSkewed(sim)}
-		inj.prepareNode(n)
-		b, err := c.buildBroker(n)
-		if err != nil {
-			return nil, err
-		}
-		n.broker = b
-		c.nodes[ns.ID] = n
-		c.order = append(c.order, ns.ID)
-	}
-	res := &Result{Scenario: s.Name, Seed: s.Seed}
+	defer c.Close()
+	sim := c.Sim
+	w := &conductor{c: c, scenario: s}
+	out := &Result{Scenario: s.Name, Seed: s.Seed}
 	runErr := sim.Run(func() {
 		c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
-		if err := c.startAll(); err != nil {
-			res.Error = "cluster start: " + err.Error()
+		if err := c.Start(); err != nil {
+			out.Error = "cluster start: " + err.Error()
 			return
 		}
-		if err := c.seedProducts(); err != nil {
-			res.Error = "seeding products: " + err.Error()
+		if err := w.seed(); err != nil {
+			out.Error = "seeding: " + err.Error()
 			return
 		}
 		if s.Setup != nil {
 			if err := s.Setup(c); err != nil {
-				res.Error = "setup: " + err.Error()
+				out.Error = "setup: " + err.Error()
 				return
 			}
 		}
-		if err := inj.schedule(s); err != nil {
-			res.Error = "faults: " + err.Error()
+		if err := scheduleFaults(c.Faults, s); err != nil {
+			out.Error = "faults: " + err.Error()
 			return
 		}
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
-			c.startWorkload(&s.Workload[wi], wi)
+			w.start(&s.Workload[wi], wi)
 		}
 		if rest := s.Duration - sim.Elapsed(); rest > 0 {
 			sim.Sleep(rest)
 		}
-		inj.stop()
+		c.Faults.Stop()
 		c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
 	})
-	if runErr != nil && res.Error == "" {
-		res.Error = runErr.Error()
+	if runErr != nil && out.Error == "" {
+		out.Error = runErr.Error()
 	}
-	res.VirtualTime = sim.Elapsed()
+	out.VirtualTime = sim.Elapsed()
 	entries := c.Journal.Entries()
 	for _, chk := range buildChecks(s) {
 		r := chk.Check(entries)
-		res.Checks = append(res.Checks, r)
+		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
 	}
-	res.Pass = res.Error == ""
-	for _, r := range res.Checks {
-		res.Pass = res.Pass && r.Pass
+	out.Pass = out.Error == ""
+	for _, r := range out.Checks {
+		out.Pass = out.Pass && r.Pass
 	}
-	res.Journal = c.Journal.Entries()
-	res.WallTime = time.Since(wallStart)
-	return res, nil
-}
-
-// startWorkload starts the clients of one workload.
-func (c *Cluster) startWorkload(w *WorkloadSpec, index int) {
-	clients := max(w.Clients, 1)
-	end := c.scenario.Duration
-	if w.Duration > 0 {
-		end = min(end, w.Start+w.Duration)
-	}
-	for ci := range clients {
-		c.Sim.Go(fmt.Sprintf("workload %d client %d", index, ci), func() {
-			if wait := w.Start - c.Sim.Elapsed(); wait > 0 {
-				c.Sim.Sleep(wait)
-			}
-			if w.Rate > 0 {
-				c.openLoop(w, ci, end)
-			} else {
-				c.closedLoop(w, ci, end)
-			}
-		})
-	}
-}
-
-// closedLoop: one call at a time, Think between calls.
-func (c *Cluster) closedLoop(w *WorkloadSpec, client int, end time.Duration) {
-	for i := 0; w.Count == 0 || i < w.Count; i++ {
-		if c.Sim.Elapsed() >= end {
-			return
-		}
-		c.call(w, client, i)
-		if w.Think > 0 {
-			c.Sim.Sleep(w.Think)
-		}
-	}
-}
-
-// openLoop: calls arrive on a fixed schedule whatever the latency (each in its own task),
-// as real traffic does — so a slow dependency piles up concurrent calls.
-func (c *Cluster) openLoop(w *WorkloadSpec, client int, end time.Duration) {
-	interval := time.Duration(float64(time.Second) / w.Rate)
-	first := c.Sim.Elapsed()
-	for i := 0; w.Count == 0 || i < w.Count; i++ {
-		at := first + time.Duration(i)*interval
-		if at >= end {
-			return
-		}
-		if wait := at - c.Sim.Elapsed(); wait > 0 {
-			c.Sim.Sleep(wait)
-		}
-		c.Sim.Go(fmt.Sprintf("call %s #%d of client %d", w.Action, i, client), func() { c.call(w, client, i) })
-	}
-}
-
-func (c *Cluster) call(w *WorkloadSpec, client, i int) {
-	b := c.Broker(w.From)
-	var params map[string]any
-	if w.ParamsFunc != nil {
-		params = w.ParamsFunc(client, i)
-	} else {
-		params = c.expand(w.Params, client, i).(map[string]any)
-	}
-	opts := []broker.CallOption{broker.WithMeta(c.expandMap(w.Meta, client, i))}
-	if w.Timeout != nil {
-		opts = append(opts, broker.WithTimeout(*w.Timeout))
-	}
-	if w.Retries != nil {
-		opts = append(opts, broker.WithRetries(*w.Retries))
-	}
-	if w.Fallback != nil {
-		opts = append(opts, broker.WithFallback(w.Fallback))
-	}
-	if w.NodeID != "" {
-		opts = append(opts, broker.WithNodeID(w.NodeID))
-	}
-	_, _ = b.Call(w.Action, params, opts...)
-}
-
-func (c *Cluster) expandMap(m map[string]any, client, i int) map[string]any {
-	if m == nil {
-		return nil
-	}
-	return c.expand(m, client, i).(map[string]any)
-}
-
-// expand substitutes {{client}} and {{i}} in string values of params; a value that is
-// exactly "{{i}}" or "{{client}}" becomes the number, "{{token}}" / "{{token:<email>}}" a
-// seeded user's JWT.
-func (c *Cluster) expand(v any, client, i int) any {
-	switch x := v.(type) {
-	case nil:
-		return map[string]any{}
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, val := range x {
-			if val == nil {
-				out[k] = nil
-				continue
-			}
-			out[k] = c.expand(val, client, i)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for k, val := range x {
-			out[k] = c.expand(val, client, i)
-		}
-		return out
-	case string:
-		switch x {
-		case "{{i}}":
-			return i
-		case "{{client}}":
-			return client
-		}
-		if email, ok := strings.CutPrefix(x, "{{token"); ok && strings.HasSuffix(email, "}}") {
-			return c.tokens[strings.TrimPrefix(strings.TrimSuffix(email, "}}"), ":")]
-		}
-		x = strings.ReplaceAll(x, "{{i}}", strconv.Itoa(i))
-		return strings.ReplaceAll(x, "{{client}}", strconv.Itoa(client))
-	}
-	return v
-}
-
-// seedProducts creates the scenario's products (ids 1, 2, ... in order) through the cluster,
-// from the first node.
-func (c *Cluster) seedProducts() error {
-	c.tokens = map[string]string{}
-	for _, u := range c.scenario.Config.Users {
-		b := c.Broker(c.order[0])
-		if _, err := b.Call("user.register", map[string]any{"email": u.Email, "password": u.Password, "name": u.Name}); err != nil {
-			return fmt.Errorf("register %s: %w", u.Email, err)
-		}
-		res, err := b.Call("user.login", map[string]any{"email": u.Email, "password": u.Password})
-		if err != nil {
-			return fmt.Errorf("login %s: %w", u.Email, err)
-		}
-		var out struct {
-			Token string `json:"token"`
-		}
-		if err := broker.Decode(res, &out); err != nil || out.Token == "" {
-			return fmt.Errorf("login %s: no token in %v", u.Email, res)
-		}
-		c.tokens[u.Email] = out.Token
-		if _, ok := c.tokens[""]; !ok {
-			c.tokens[""] = out.Token
-		}
-	}
-	for _, p := range c.scenario.Config.Products {
-		b := c.Broker(c.order[0])
-		if _, err := b.Call("product.create", map[string]any{"name": p.Name, "price": p.Price, "stock": p.Stock}); err != nil {
-			return err
-		}
-	}
-	return nil
+	out.Journal = c.Journal.Entries()
+	out.WallTime = time.Since(wallStart)
+	return out, nil
 }

@@ -9,8 +9,8 @@ package scenarios
 import (
 	"time"
 
-	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/scenarios/check"
+	"github.com/faultline/faultline/testutil"
 )
 
 // Scenario is one scripted experiment.
@@ -36,7 +36,7 @@ type Scenario struct {
 	ExtraChecks []check.Checker `yaml:"-" json:"-"`
 	// Setup runs inside the simulation after the cluster started and before the workload,
 	// with the running cluster (for example to seed data).
-	Setup func(c *Cluster) error `yaml:"-" json:"-"`
+	Setup func(c *testutil.Cluster) error `yaml:"-" json:"-"`
 }
 
 // NetworkSpec configures the simulated network.
@@ -225,7 +225,3 @@ type User struct {
 	Password string `yaml:"password" json:"password"`
 	Name     string `yaml:"name" json:"name"`
 }
-
-// ServiceFactory builds a fresh instance of a service for one node. Shared state (a
-// database) lives in env and survives a node's crash; in-memory broker state does not.
-type ServiceFactory func(env *ServiceEnv) (*broker.Service, error)

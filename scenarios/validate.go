@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // FieldError is one problem in a scenario, at a field path such as "faults[2].node".
@@ -57,7 +56,8 @@ func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 	if len(s.Nodes) == 0 {
 		v.add("nodes", "at least one node is required")
 	}
-	env := &ServiceEnv{Config: s.Config, shared: &sync.Map{}}
+	res := Resources(s.Config)
+	defer res.Close()
 	for i, n := range s.Nodes {
 		p := fmt.Sprintf("nodes[%d]", i)
 		if n.ID == "" {
@@ -72,7 +72,7 @@ func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 				v.add(fmt.Sprintf("%s.services[%d]", p, j), "unknown service %q (known: %s)", svc, strings.Join(sortedNames(catalog), ", "))
 				continue
 			}
-			if schema, err := f(env); err == nil {
+			if schema, err := f(res); err == nil {
 				full := schema.Name
 				if schema.Version != "" {
 					full = fullServiceName(schema.Name, schema.Version)

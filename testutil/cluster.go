@@ -9,35 +9,28 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/broker"
-	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/rt"
 	"github.com/faultline/faultline/broker/transport/memnet"
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/services/db"
 	"github.com/faultline/faultline/services/mailer"
 )
 
-// Cacher kinds for Spec.Cacher.
-const (
-	// CacherNone: nodes cache nothing (unless their Options.Cacher says otherwise).
-	CacherNone = ""
-	// CacherMemory: one memory cacher per node, as Moleculer's default "Memory" cacher; a
-	// restarted node starts with an empty one.
-	CacherMemory = "memory"
-	// CacherShared: one memory cacher shared by every node, standing for a shared Redis; it
-	// survives node restarts.
-	CacherShared = "shared"
-)
-
-// Spec describes a cluster: its runtime, its nodes and which services each runs.
+// Spec describes a cluster: where it runs, its network, its nodes and what they share.
 type Spec struct {
+	// Tier is where the nodes run: TierSim (default), TierReal, or a registered tier.
+	Tier string
 	// Seed seeds the simulated runtime: the same seed and the same test give the same run.
 	Seed uint64
-	// Real runs the cluster on the wall-clock runtime (goroutines, real time) instead of the
-	// simulator. The network is still memnet.
-	Real bool
-	// Nodes are the cluster's nodes, started in this order.
+	// Network configures the in-process network; the zero value is realistic (0.5–2 ms,
+	// seeded), Ideal is zero latency. See NetworkSpec.
+	Network NetworkSpec
+	// Sim configures the simulator (idle limit).
+	Sim []rt.SimOption
+	// Nodes are the cluster's first nodes, started in this order by Start. More can join
+	// at any time with AddNode.
 	Nodes []NodeSpec
 	// Resources are shared by every node's services (the JWT secret, the stores, the
 	// outboxes, send behaviour). Nil means catalog.SimResources(), closed by Close; given
@@ -46,75 +39,97 @@ type Spec struct {
 	// Services adds constructors, or replaces catalog ones, for this cluster only: a node
 	// names them in NodeSpec.Services like catalog services.
 	Services map[string]catalog.Constructor
-	// Cacher gives nodes whose Options.Cacher is nil a cacher: CacherNone, CacherMemory or
-	// CacherShared.
+	// Cacher is the cacher kind of nodes whose NodeSpec.Cacher and Options.Cacher are unset:
+	// CacherNone, CacherMemory, CacherMemoryLRU, CacherShared or CacherRedis.
 	Cacher string
-	// Network configures the memnet network (base latency).
-	Network []memnet.Option
-	// Sim configures the simulator (idle limit).
-	Sim []rt.SimOption
+	// InjectFaults installs the fault layer's seams on every node — the action-fault
+	// middleware (innermost) and a FlakyCacher around the node's cacher — so that
+	// Cluster.Faults can schedule action and cacher faults too. Network and node faults need
+	// no seam and are always available.
+	InjectFaults bool
 }
 
 // NodeSpec is one node.
 type NodeSpec struct {
 	// ID is the node ID, unique in the cluster.
 	ID string
-	// Services are names of catalog services (or Spec.Services) the node runs.
+	// Services are names of catalog services (or Spec.Services) the node runs; each
+	// (re)start of the node builds them afresh.
 	Services []string
-	// Options are the node's broker options. The builder sets NodeID, Runtime and Journal
-	// (unless set), and Transporter (a memnet transport, unless set: a transporter given
-	// here is reused when the node restarts).
+	// Define returns service definitions of the test's own; it is called at every (re)start,
+	// so returning fresh definitions models a process that builds its state afresh.
+	Define func() []*broker.Service
+	// Cacher is the node's cacher kind, overriding Spec.Cacher; CacherMaxEntries bounds a
+	// CacherMemoryLRU.
+	Cacher           string
+	CacherMaxEntries int
+	// Options are the node's broker options. The cluster sets NodeID, Runtime (the tier's,
+	// with a clock of the node's own that SetSkew moves), Journal and Transporter (unless
+	// set: a transporter given here is reused when the node restarts) and Cacher (unless set).
 	Options broker.Options
 }
 
-// Cluster is a running set of brokers on one runtime, one network, one journal and one set
-// of shared resources. Everything that blocks (Start, Restart, AddNode, calls) runs inside
-// Run: in the simulator that makes it a simulated task; on the real runtime Run simply calls
-// its function.
+// Cluster is a running set of brokers on one tier, one journal and one set of shared
+// resources. Everything that blocks (Start, AddNode, Restart, WaitForServices, calls) runs
+// inside Run: in the simulator that makes it a simulated task; on the wall clock Run simply
+// calls its function.
+//
+// Crash, Pause, Resume and SetSkew never block, so faults may call them from timers
+// (Cluster implements faults.Nodes through FaultNodes).
 type Cluster struct {
 	Spec Spec
-	// Runtime is the cluster's runtime; Sim is the same runtime when simulated, else nil.
+	// Tier is where the nodes run; Runtime its runtime; Sim the same runtime when simulated,
+	// else nil; Net the in-process network (nil on a tier without one).
+	Tier    Tier
 	Runtime rt.Runtime
 	Sim     *rt.Sim
 	Net     *memnet.Network
 	Journal *journal.Journal
 	// Resources are the shared resources.
 	Resources *catalog.Resources
+	// Faults schedules faults on this cluster: network faults on Net, node faults on its
+	// nodes, and with Spec.InjectFaults action and cacher faults (cachers by node ID). Its
+	// start times are relative to the cluster's creation.
+	Faults *faults.Injector
 
 	mu           sync.Mutex
-	specs        map[string]NodeSpec
-	nodes        map[string]*broker.Broker
+	nodes        map[string]*node
 	order        []string
 	started      bool
-	sharedCacher broker.Cacher
+	cachers      *cachers
+	flaky        map[string]*faults.FlakyCacher
 	ownResources bool
 	closed       bool
+	partitions   int
 }
 
-// Build creates the cluster's brokers with their services, not started. Start them with
-// Start inside Run.
+// node is one node's spec and its current incarnation.
+type node struct {
+	spec   NodeSpec
+	clock  *rt.Skewed
+	broker *broker.Broker
+}
+
+// Build creates the cluster and its first nodes' brokers with their services, not started.
+// Start them with Start inside Run.
 func Build(spec Spec) (*Cluster, error) {
-	c := &Cluster{Spec: spec, specs: map[string]NodeSpec{}, nodes: map[string]*broker.Broker{}}
-	if spec.Real {
-		c.Runtime = rt.NewReal()
-	} else {
-		c.Sim = rt.NewSim(spec.Seed, spec.Sim...)
-		c.Runtime = c.Sim
+	tier, err := openTier(&spec)
+	if err != nil {
+		return nil, err
 	}
-	c.Net = memnet.New(c.Runtime, spec.Network...)
+	c := &Cluster{Spec: spec, Tier: tier, Runtime: tier.Runtime(), Sim: tier.Sim(), Net: tier.Net(),
+		nodes: map[string]*node{}, flaky: map[string]*faults.FlakyCacher{}}
 	c.Journal = journal.New(c.Runtime)
 	c.Resources = spec.Resources
 	if c.Resources == nil {
 		c.Resources, c.ownResources = catalog.SimResources(), true
 	}
-	switch spec.Cacher {
-	case CacherNone, CacherMemory:
-	case CacherShared:
-		c.sharedCacher = cache.NewMemory(c.Runtime)
-	default:
+	c.cachers = &cachers{clock: c.Runtime}
+	if err := c.cachers.check(spec.Cacher); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("testutil: unknown cacher %q (want %q, %q or %q)", spec.Cacher, CacherNone, CacherMemory, CacherShared)
+		return nil, err
 	}
+	c.Faults = faults.New(c.Runtime, c.Journal, faults.Targets{Net: c.Net, Nodes: FaultNodes{c}, Cachers: c.flaky})
 	for _, ns := range spec.Nodes {
 		if _, err := c.addNode(ns); err != nil {
 			c.Close()
@@ -135,6 +150,31 @@ func MustBuild(t testing.TB, spec Spec) *Cluster {
 	return c
 }
 
+// NewSim returns an empty simulated cluster for unit tests of the broker: seeded, on an ideal
+// (zero-latency) network unless one is given. Add nodes with MustAddNode; Close it when done.
+func NewSim(seed uint64, network ...NetworkSpec) *Cluster {
+	spec := Spec{Seed: seed, Network: Ideal}
+	if len(network) > 0 {
+		spec.Network = network[0]
+	}
+	c, err := Build(spec)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// MustAddNode adds a node running the given service definitions (the same definitions at
+// every restart) and returns its broker; it panics on error. Before Start it only builds the broker; after,
+// it also starts it and waits until it has joined (so, inside Run).
+func (c *Cluster) MustAddNode(id string, opts broker.Options, services ...*broker.Service) *broker.Broker {
+	b, err := c.AddNode(NodeSpec{ID: id, Options: opts, Define: func() []*broker.Service { return services }})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func (c *Cluster) constructor(name string) (catalog.Constructor, error) {
 	if ctor, ok := c.Spec.Services[name]; ok {
 		return ctor, nil
@@ -145,22 +185,36 @@ func (c *Cluster) constructor(name string) (catalog.Constructor, error) {
 	return nil, fmt.Errorf("testutil: unknown service %q (catalog has %v)", name, catalog.Names())
 }
 
-// newBroker builds a fresh broker for a node spec: fresh options, fresh services.
-func (c *Cluster) newBroker(ns NodeSpec) (*broker.Broker, error) {
+// newBroker builds a fresh incarnation of a node: fresh options, cacher and services.
+func (c *Cluster) newBroker(n *node) (*broker.Broker, error) {
+	ns := n.spec
 	opts := ns.Options
-	opts.NodeID, opts.Runtime = ns.ID, c.Runtime
+	opts.NodeID, opts.Runtime = ns.ID, n.clock
 	if opts.Journal == nil {
 		opts.Journal = c.Journal
 	}
 	if opts.Transporter == nil {
-		opts.Transporter = c.Net.Transport()
+		opts.Transporter = c.Tier.Transporter(ns.ID)
 	}
 	if opts.Cacher == nil {
-		switch c.Spec.Cacher {
-		case CacherMemory:
-			opts.Cacher = cache.NewMemory(c.Runtime)
-		case CacherShared:
-			opts.Cacher = c.sharedCacher
+		kind := ns.Cacher
+		if kind == "" {
+			kind = c.Spec.Cacher
+		}
+		cacher, err := c.cachers.forNode(kind, ns.CacherMaxEntries, n.clock)
+		if err != nil {
+			return nil, fmt.Errorf("testutil: node %s: %w", ns.ID, err)
+		}
+		opts.Cacher = cacher
+	}
+	if c.Spec.InjectFaults {
+		opts.Middlewares = append(slices.Clone(opts.Middlewares), c.Faults.Middleware())
+		if opts.Cacher != nil {
+			fc := faults.NewFlakyCacher(opts.Cacher, c.Runtime)
+			c.mu.Lock()
+			c.flaky[ns.ID] = fc
+			c.mu.Unlock()
+			opts.Cacher = fc
 		}
 	}
 	b, err := broker.New(opts)
@@ -170,7 +224,7 @@ func (c *Cluster) newBroker(ns NodeSpec) (*broker.Broker, error) {
 	for _, name := range ns.Services {
 		ctor, err := c.constructor(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("testutil: node %s: %w", ns.ID, err)
 		}
 		s, err := ctor(c.Resources)
 		if err != nil {
@@ -178,6 +232,13 @@ func (c *Cluster) newBroker(ns NodeSpec) (*broker.Broker, error) {
 		}
 		if _, err := b.AddService(s); err != nil {
 			return nil, fmt.Errorf("testutil: node %s: %w", ns.ID, err)
+		}
+	}
+	if ns.Define != nil {
+		for _, s := range ns.Define() {
+			if _, err := b.AddService(s); err != nil {
+				return nil, fmt.Errorf("testutil: node %s: %w", ns.ID, err)
+			}
 		}
 	}
 	return b, nil
@@ -188,19 +249,20 @@ func (c *Cluster) addNode(ns NodeSpec) (*broker.Broker, error) {
 		return nil, errors.New("testutil: a node needs an ID")
 	}
 	c.mu.Lock()
-	_, dup := c.specs[ns.ID]
+	_, dup := c.nodes[ns.ID]
 	c.mu.Unlock()
 	if dup {
 		return nil, fmt.Errorf("testutil: duplicate node ID %q", ns.ID)
 	}
 	ns.Services = slices.Clone(ns.Services)
-	b, err := c.newBroker(ns)
+	n := &node{spec: ns, clock: rt.NewSkewed(c.Runtime)}
+	b, err := c.newBroker(n)
 	if err != nil {
 		return nil, err
 	}
+	n.broker = b
 	c.mu.Lock()
-	c.specs[ns.ID] = ns
-	c.nodes[ns.ID] = b
+	c.nodes[ns.ID] = n
 	c.order = append(c.order, ns.ID)
 	c.mu.Unlock()
 	return b, nil
@@ -233,19 +295,36 @@ func (c *Cluster) startNodes(ids []string) error {
 	return errors.Join(errs...)
 }
 
-// waitMesh waits until every running node sees every other running node's current
-// instance as available.
-func (c *Cluster) waitMesh() error {
-	deadline := c.Runtime.Now().Add(time.Minute)
-	for {
-		if c.meshed() {
-			return nil
+// settleTimeout bounds every wait for the cluster to settle, in the cluster's time.
+const settleTimeout = time.Minute
+
+// waitUntil polls cond every tier poll step until it holds or settleTimeout passes. In the
+// simulator a poll step of zero (an ideal network) lets same-instant work run; if the clock
+// has not moved after many such polls, the wait steps a millisecond so that it cannot spin
+// at one instant.
+func (c *Cluster) waitUntil(what string, cond func() bool) error {
+	start := c.Runtime.Now()
+	step := c.Tier.PollStep()
+	spins := 0
+	for !cond() {
+		if c.Runtime.Now().Sub(start) > settleTimeout {
+			return fmt.Errorf("testutil: %s within %s", what, settleTimeout)
 		}
-		if c.Runtime.Now().After(deadline) {
-			return errors.New("testutil: nodes did not discover each other within a minute")
+		d := step
+		if d == 0 {
+			if spins++; spins > 1000 {
+				d = time.Millisecond
+			}
 		}
-		c.Runtime.Sleep(time.Millisecond)
+		c.Runtime.Sleep(d)
 	}
+	return nil
+}
+
+// waitMesh waits until every running node sees every other running node's current
+// incarnation as available.
+func (c *Cluster) waitMesh() error {
+	return c.waitUntil("nodes did not discover each other", c.meshed)
 }
 
 func (c *Cluster) meshed() bool {
@@ -279,8 +358,40 @@ func (c *Cluster) meshed() bool {
 	return true
 }
 
+// WaitForServices waits, as Moleculer's broker.waitForServices does, until every running
+// node sees each named service (full names, "v2.greeter") available somewhere in the
+// cluster; it fails after a minute of the cluster's time. Call it inside Run.
+func (c *Cluster) WaitForServices(names ...string) error {
+	return c.waitUntil(fmt.Sprintf("services %v did not become available", names), func() bool {
+		for _, id := range c.NodeIDs() {
+			if b := c.Node(id); b != nil && b.Started() && !seesServices(b, names) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// seesServices reports whether b knows every named service on an available node.
+func seesServices(b *broker.Broker, names []string) bool {
+	have := map[string]bool{}
+	for _, n := range b.Nodes() {
+		if n.Available {
+			for _, s := range n.Services {
+				have[s.FullName] = true
+			}
+		}
+	}
+	for _, name := range names {
+		if !have[name] {
+			return false
+		}
+	}
+	return true
+}
+
 // Run runs fn: in the simulator as its main task (failing the test on deadlock or panic),
-// on the real runtime directly.
+// on the wall clock directly.
 func (c *Cluster) Run(t testing.TB, fn func()) {
 	t.Helper()
 	if c.Sim == nil {
@@ -317,31 +428,35 @@ func goexitSafe(sim *rt.Sim, fn func()) func() {
 func (c *Cluster) Node(id string) *broker.Broker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nodes[id]
+	if n := c.nodes[id]; n != nil {
+		return n.broker
+	}
+	return nil
 }
 
-// NodeIDs returns the node IDs in start order.
+// NodeIDs returns the node IDs in the order they were added.
 func (c *Cluster) NodeIDs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.order)
 }
 
-// NodesRunning returns the IDs of the nodes running a service, in start order.
+// NodesRunning returns the IDs of the nodes running a catalog service, in the order they
+// were added.
 func (c *Cluster) NodesRunning(service string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
 	for _, id := range c.order {
-		if slices.Contains(c.specs[id].Services, service) {
+		if slices.Contains(c.nodes[id].spec.Services, service) {
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// AddNode adds a node; if the cluster is started, it starts the node and waits until it
-// has joined (so, inside Run).
+// AddNode adds a node at any time; if the cluster is started, it starts the node and waits
+// until it has joined (a late join: so, inside Run).
 func (c *Cluster) AddNode(ns NodeSpec) (*broker.Broker, error) {
 	b, err := c.addNode(ns)
 	if err != nil {
@@ -361,46 +476,139 @@ func (c *Cluster) AddNode(ns NodeSpec) (*broker.Broker, error) {
 	return b, nil
 }
 
+func (c *Cluster) lookup(id string) (*node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[id]; n != nil {
+		return n, nil
+	}
+	return nil, fmt.Errorf("testutil: no node %q", id)
+}
+
 // Crash kills a node as a killed process dies (see broker.Crash): no goodbye, its memory is
 // gone, other nodes notice when its heartbeats stop. Shared stores are untouched.
-func (c *Cluster) Crash(id string) {
-	if b := c.Node(id); b != nil {
-		b.Crash()
-	}
-}
-
-// Stop stops a node gracefully.
-func (c *Cluster) Stop(id string) error {
-	if b := c.Node(id); b != nil {
-		return b.Stop()
-	}
-	return fmt.Errorf("testutil: no node %q", id)
-}
-
-// Restart replaces a node by a fresh broker with the same ID, options and services: fresh
-// in-memory state (registry, breakers, per-node cacher, service state), the same shared
-// stores and outboxes. A node still running is crashed first. It waits until the new
-// instance has joined, so call it inside Run.
-func (c *Cluster) Restart(id string) error {
-	c.mu.Lock()
-	ns, ok := c.specs[id]
-	old := c.nodes[id]
-	c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("testutil: no node %q", id)
-	}
-	old.Crash()
-	b, err := c.newBroker(ns)
+func (c *Cluster) Crash(id string) error {
+	n, err := c.lookup(id)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.nodes[id] = b
-	c.mu.Unlock()
-	if err := c.startNodes([]string{id}); err != nil {
+	n.broker.Crash()
+	return nil
+}
+
+// Stop stops a node gracefully (DISCONNECT sent).
+func (c *Cluster) Stop(id string) error {
+	n, err := c.lookup(id)
+	if err != nil {
+		return err
+	}
+	return n.broker.Stop()
+}
+
+// Restart replaces a node by a fresh incarnation with the same ID, options and services:
+// fresh in-memory state (registry, breakers, per-node cacher, service state), the same shared
+// stores and outboxes. A node still running is crashed first; a paused one is resumed. It
+// waits until the new incarnation has joined, so call it inside Run.
+func (c *Cluster) Restart(id string) error {
+	b, err := c.replace(id)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(); err != nil {
 		return err
 	}
 	return c.waitMesh()
+}
+
+// RestartAsync is Restart that does not wait: the new incarnation starts in a task of its
+// own (a failed start is journaled). Fault heals use it, as they must not block.
+func (c *Cluster) RestartAsync(id string) error {
+	b, err := c.replace(id)
+	if err != nil {
+		return err
+	}
+	c.Runtime.Go("restart "+id, func() {
+		if err := b.Start(); err != nil {
+			c.Journal.Record(id, journal.Step, map[string]any{"step": "restart failed", "error": err.Error()})
+		}
+	})
+	return nil
+}
+
+func (c *Cluster) replace(id string) (*broker.Broker, error) {
+	n, err := c.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	n.broker.Crash() // a no-op when it is already down
+	if c.Net != nil && c.Net.Paused(id) {
+		c.Net.Resume(id)
+	}
+	b, err := c.newBroker(n)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	n.broker = b
+	c.mu.Unlock()
+	return b, nil
+}
+
+// Pause freezes a node's traffic: it neither hears nor is heard, as a stopped process; its
+// peers lose it after their heartbeat timeout.
+func (c *Cluster) Pause(id string) error {
+	if _, err := c.lookup(id); err != nil {
+		return err
+	}
+	return c.Tier.Pause(id)
+}
+
+// Resume releases a paused node; what it missed arrives in order.
+func (c *Cluster) Resume(id string) error {
+	if _, err := c.lookup(id); err != nil {
+		return err
+	}
+	return c.Tier.Resume(id)
+}
+
+// SetSkew sets a node's clock offset (only its clock reading moves; timers keep their pace).
+func (c *Cluster) SetSkew(id string, d time.Duration) error {
+	n, err := c.lookup(id)
+	if err != nil {
+		return err
+	}
+	n.clock.SetSkew(d)
+	return nil
+}
+
+// Partition cuts every link between the nodes of a and those of b (b empty: every other
+// node) for d of the cluster's time (0: until the cluster ends). It is a fault like any
+// other: journaled when applied and healed.
+func (c *Cluster) Partition(a, b []string, d time.Duration) error {
+	c.mu.Lock()
+	c.partitions++
+	name := fmt.Sprintf("partition-%d", c.partitions)
+	c.mu.Unlock()
+	return c.Faults.Add(faults.Spec{Name: name, Fault: faults.Symmetric{A: a, B: b}, Duration: d})
+}
+
+// FaultNodes adapts a cluster to faults.Nodes: the same methods, with a restart that does
+// not wait (fault callbacks must not block).
+type FaultNodes struct{ C *Cluster }
+
+var _ faults.Nodes = FaultNodes{}
+
+func (f FaultNodes) Crash(id string) error                    { return f.C.Crash(id) }
+func (f FaultNodes) Restart(id string) error                  { return f.C.RestartAsync(id) }
+func (f FaultNodes) Pause(id string) error                    { return f.C.Pause(id) }
+func (f FaultNodes) Resume(id string) error                   { return f.C.Resume(id) }
+func (f FaultNodes) SetSkew(id string, d time.Duration) error { return f.C.SetSkew(id, d) }
+
+// FlakyCacher returns the fault wrapper around a node's cacher (Spec.InjectFaults), or nil.
+func (c *Cluster) FlakyCacher(id string) *faults.FlakyCacher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flaky[id]
 }
 
 // Go runs fn as a task of the cluster's runtime and returns a signal fired when it returns.
@@ -423,6 +631,9 @@ func Wait(sigs ...rt.Signal) {
 // Sleep waits on the cluster's clock (virtual in the simulator).
 func (c *Cluster) Sleep(d time.Duration) { c.Runtime.Sleep(d) }
 
+// Elapsed is the cluster's time since it was built.
+func (c *Cluster) Elapsed() time.Duration { return c.Runtime.Now().Sub(c.Faults.Origin()) }
+
 // Adapter returns the shared store of a model (for assertions and fixtures).
 func (c *Cluster) Adapter(m db.Model) db.Adapter {
 	a, err := c.Resources.Adapter(m)
@@ -440,8 +651,8 @@ func (c *Cluster) Kinds(kinds ...string) []journal.Entry {
 	return journal.Filter(c.Journal.Entries(), kinds...)
 }
 
-// Close ends the cluster: the simulator is closed (every task unwinds), real brokers are
-// stopped, and resources Build created are closed. It is idempotent.
+// Close ends the cluster: the fault schedule stops, the simulator is closed (every task
+// unwinds) or real brokers are stopped, and what Build created is closed. It is idempotent.
 func (c *Cluster) Close() {
 	c.mu.Lock()
 	if c.closed {
@@ -451,19 +662,19 @@ func (c *Cluster) Close() {
 	c.closed = true
 	brokers := make([]*broker.Broker, 0, len(c.nodes))
 	for _, id := range c.order {
-		brokers = append(brokers, c.nodes[id])
+		brokers = append(brokers, c.nodes[id].broker)
 	}
 	c.mu.Unlock()
-	if c.Sim != nil {
-		c.Sim.Close()
-	} else {
+	if c.Sim == nil {
+		if c.Faults != nil {
+			c.Faults.Stop()
+		}
 		for _, b := range brokers {
 			_ = b.Stop()
 		}
 	}
-	if c.sharedCacher != nil {
-		_ = c.sharedCacher.Close()
-	}
+	c.Tier.Close()
+	c.cachers.close()
 	if c.ownResources && c.Resources != nil {
 		_ = c.Resources.Close()
 	}

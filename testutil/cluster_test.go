@@ -136,7 +136,7 @@ func TestCustomServicesAndAddNode(t *testing.T) {
 
 // TestRealRuntime runs the order flow on the wall-clock runtime.
 func TestRealRuntime(t *testing.T) {
-	c := testutil.MustBuild(t, testutil.Spec{Real: true, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
 		{ID: "gw", Options: broker.Options{RequestTimeout: 10 * time.Second}},
 		{ID: "users", Services: []string{"user", "email"}},
 		{ID: "shop", Services: []string{"product", "order", "notification"}},

@@ -1,7 +1,7 @@
 package rt
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,26 +11,17 @@ import (
 // set wrong.
 type Skewed struct {
 	Runtime
-	mu     sync.Mutex
-	offset time.Duration
+	offset atomic.Int64 // nanoseconds; atomic because Now is on every hot path
 }
 
 // NewSkewed wraps base with an initial offset of zero.
 func NewSkewed(base Runtime) *Skewed { return &Skewed{Runtime: base} }
 
 // SetSkew sets the clock offset.
-func (s *Skewed) SetSkew(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.offset = d
-}
+func (s *Skewed) SetSkew(d time.Duration) { s.offset.Store(int64(d)) }
 
 // Skew returns the clock offset.
-func (s *Skewed) Skew() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.offset
-}
+func (s *Skewed) Skew() time.Duration { return time.Duration(s.offset.Load()) }
 
 // Now returns the base time plus the offset.
 func (s *Skewed) Now() time.Time { return s.Runtime.Now().Add(s.Skew()) }

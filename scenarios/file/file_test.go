@@ -14,6 +14,8 @@ import (
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
+	"github.com/faultline/faultline/services/catalog"
+	"github.com/faultline/faultline/testutil"
 )
 
 // invalid lists every malformed file under scenarios/testdata/invalid with the exact
@@ -219,7 +221,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		assert.Equal(t, s, *got)
 	}
 	s := scenarios.Suite()[0]
-	s.Setup = func(*scenarios.Cluster) error { return nil }
+	s.Setup = func(*testutil.Cluster) error { return nil }
 	_, err := file.Marshal(&s)
 	assert.ErrorContains(t, err, "Go-only")
 }
@@ -235,7 +237,7 @@ func TestDescription(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	handler := func(*broker.Context) (any, error) { return nil, nil }
 	svc := func(name string, actions ...string) scenarios.ServiceFactory {
-		return func(*scenarios.ServiceEnv) (*broker.Service, error) {
+		return func(*catalog.Resources) (*broker.Service, error) {
 			s := &broker.Service{Name: name, Actions: map[string]broker.Action{}}
 			for _, a := range actions {
 				s.Actions[a] = broker.Action{Handler: handler}

@@ -42,6 +42,7 @@ type Network struct {
 
 	mu          sync.Mutex
 	latency     time.Duration
+	jitter      time.Duration
 	interceptor Interceptor
 	nodes       map[string]*Transport
 	lastArrival map[link]time.Time
@@ -61,6 +62,11 @@ type Option func(*Network)
 
 // WithLatency sets the base one-way latency of every delivery (default 0).
 func WithLatency(d time.Duration) Option { return func(n *Network) { n.latency = d } }
+
+// WithJitter adds to every delivery a uniform extra delay in [0, d), drawn from the runtime's
+// random source (seeded in the simulator). Links stay FIFO: a packet never overtakes an
+// earlier one on its link because of jitter.
+func WithJitter(d time.Duration) Option { return func(n *Network) { n.jitter = d } }
 
 // New returns an empty network on runtime r.
 func New(r rt.Runtime, opts ...Option) *Network {
@@ -168,6 +174,9 @@ func (n *Network) send(m packet.Message) error {
 		}
 		for _, r := range routes {
 			r.Delay += n.latency
+			if n.jitter > 0 {
+				r.Delay += time.Duration(n.rt.Rand().Int64N(int64(n.jitter)))
+			}
 			n.schedule(d, r)
 		}
 	}
