@@ -360,34 +360,28 @@ func (c *Cluster) meshed() bool {
 
 // WaitForServices waits, as Moleculer's broker.waitForServices does, until every running
 // node sees each named service (full names, "v2.greeter") available somewhere in the
-// cluster; it fails after a minute of the cluster's time. Call it inside Run.
+// cluster; it fails after a minute of the cluster's time. It returns at the instant the last
+// node learns of the last service (it waits on the brokers' registry changes, it does not
+// poll). Call it inside Run.
 func (c *Cluster) WaitForServices(names ...string) error {
-	return c.waitUntil(fmt.Sprintf("services %v did not become available", names), func() bool {
-		for _, id := range c.NodeIDs() {
-			if b := c.Node(id); b != nil && b.Started() && !seesServices(b, names) {
-				return false
-			}
+	timedOut := c.Runtime.NewSignal("WaitForServices timeout")
+	timer := c.Runtime.AfterFunc(settleTimeout, timedOut.Fire)
+	defer timer.Stop()
+	for _, id := range c.NodeIDs() {
+		b := c.Node(id)
+		if b == nil || !b.Started() {
+			continue
 		}
-		return true
-	})
-}
-
-// seesServices reports whether b knows every named service on an available node.
-func seesServices(b *broker.Broker, names []string) bool {
-	have := map[string]bool{}
-	for _, n := range b.Nodes() {
-		if n.Available {
-			for _, s := range n.Services {
-				have[s.FullName] = true
-			}
+		seen := c.Go(fmt.Sprintf("%s waits for services %v", id, names), func() { b.WaitForServices(names...) })
+		either := c.Runtime.NewSignal(fmt.Sprintf("services %v on %s, or the timeout", names, id))
+		seen.OnFire(either.Fire)
+		timedOut.OnFire(either.Fire)
+		either.Wait()
+		if !seen.Fired() {
+			return fmt.Errorf("testutil: services %v did not become available on %s within %s", names, id, settleTimeout)
 		}
 	}
-	for _, name := range names {
-		if !have[name] {
-			return false
-		}
-	}
-	return true
+	return nil
 }
 
 // Run runs fn: in the simulator as its main task (failing the test on deadlock or panic),

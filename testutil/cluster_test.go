@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/services/product"
@@ -165,4 +166,129 @@ func TestRealRuntime(t *testing.T) {
 	p, err := c.Adapter(product.Model).FindByID(context.Background(), 1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), p["stock"])
+}
+
+func echoService() *broker.Service {
+	return &broker.Service{Name: "echo", Actions: map[string]broker.Action{
+		"say": {Handler: func(ctx *broker.Context) (any, error) { return ctx.Params["text"], nil }},
+	}}
+}
+
+// TestLateJoinAndWaitForServices: a node added after Start joins, and WaitForServices returns
+// once every running node sees the service — at the instant discovery completes, not later.
+func TestLateJoinAndWaitForServices(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 4, Network: testutil.FixedLatency(3 * time.Millisecond),
+		Nodes: []testutil.NodeSpec{{ID: "a"}, {ID: "b"}}})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		joinedAt := c.Elapsed()
+		c.Go("late joiner", func() {
+			c.Sleep(time.Second)
+			_, err := c.AddNode(testutil.NodeSpec{ID: "late", Define: func() []*broker.Service { return []*broker.Service{echoService()} }})
+			assert.NoError(t, err)
+		})
+		require.NoError(t, c.WaitForServices("echo"))
+		// The late node starts at +1s; its INFO reaches a and b one latency later.
+		assert.Equal(t, joinedAt+time.Second+3*time.Millisecond, c.Elapsed())
+		res, err := c.Node("a").Call("echo.say", map[string]any{"text": "hi"})
+		require.NoError(t, err)
+		assert.Equal(t, "hi", res)
+	})
+	assert.Equal(t, []string{"a", "b", "late"}, c.NodeIDs())
+}
+
+func TestWaitForServicesTimesOut(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 1, Nodes: []testutil.NodeSpec{{ID: "a"}}})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		start := c.Elapsed()
+		err := c.WaitForServices("nobody")
+		assert.EqualError(t, err, "testutil: services [nobody] did not become available on a within 1m0s")
+		assert.GreaterOrEqual(t, c.Elapsed()-start, time.Minute)
+	})
+}
+
+// TestDefaultNetworkIsRealistic: with no network spec, every packet takes 0.5–2 ms one way,
+// drawn from the seed: the same seed gives the same delays, another seed others.
+func TestDefaultNetworkIsRealistic(t *testing.T) {
+	delays := func(seed uint64) []time.Duration {
+		c := testutil.MustBuild(t, testutil.Spec{Seed: seed, Nodes: []testutil.NodeSpec{
+			{ID: "a"}, {ID: "b", Define: func() []*broker.Service { return []*broker.Service{echoService()} }},
+		}})
+		var out []time.Duration
+		c.Run(t, func() {
+			require.NoError(t, c.Start())
+			for range 20 {
+				t0 := c.Elapsed()
+				_, err := c.Node("a").Call("echo.say", map[string]any{"text": "x"})
+				require.NoError(t, err)
+				out = append(out, c.Elapsed()-t0) // request + response
+			}
+		})
+		return out
+	}
+	first := delays(7)
+	for _, d := range first {
+		assert.GreaterOrEqual(t, d, 2*testutil.DefaultLatency)
+		assert.Less(t, d, 2*(testutil.DefaultLatency+testutil.DefaultJitter))
+	}
+	assert.Equal(t, first, delays(7), "replayable from the seed")
+	assert.NotEqual(t, first, delays(8))
+	lat, jit := testutil.NetworkSpec{}.Effective()
+	assert.Equal(t, []time.Duration{500 * time.Microsecond, 1500 * time.Microsecond}, []time.Duration{lat, jit})
+	lat, jit = testutil.Ideal.Effective()
+	assert.Equal(t, []time.Duration{0, 0}, []time.Duration{lat, jit})
+}
+
+// TestPauseResumeAndPartition drive node and network faults through the cluster API: a paused
+// node is lost after the heartbeat timeout and rejoins on resume; a partition cuts calls
+// across it until it heals.
+func TestPauseResumeAndPartition(t *testing.T) {
+	hb := broker.Options{HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second}
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 2, Network: testutil.Ideal, Nodes: []testutil.NodeSpec{
+		{ID: "a", Options: hb},
+		{ID: "b", Options: hb, Define: func() []*broker.Service { return []*broker.Service{echoService()} }},
+	}})
+	available := func() bool {
+		for _, n := range c.Node("a").Nodes() {
+			if n.ID == "b" {
+				return n.Available
+			}
+		}
+		return false
+	}
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		require.NoError(t, c.Pause("b"))
+		c.Sleep(5 * time.Second)
+		assert.False(t, available(), "lost while paused")
+		require.NoError(t, c.Resume("b"))
+		require.NoError(t, c.WaitForServices("echo"))
+		assert.True(t, available())
+
+		require.NoError(t, c.Partition([]string{"a"}, []string{"b"}, 10*time.Second))
+		_, err := c.Node("a").Call("echo.say", map[string]any{"text": "x"}, broker.WithTimeout(500*time.Millisecond))
+		assert.Equal(t, "RequestTimeoutError", errs.NameOf(err))
+		c.Sleep(15 * time.Second)
+		require.NoError(t, c.WaitForServices("echo"))
+		_, err = c.Node("a").Call("echo.say", map[string]any{"text": "x"})
+		assert.NoError(t, err, "healed")
+	})
+	assert.Len(t, c.Kinds(journal.FaultApplied), 1)
+	assert.Len(t, c.Kinds(journal.FaultHealed), 1)
+}
+
+func TestSetSkewMovesOnlyThatNodesClock(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Seed: 1, Network: testutil.Ideal, Nodes: []testutil.NodeSpec{{ID: "a"}, {ID: "b"}}})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		require.NoError(t, c.SetSkew("b", -90*time.Second))
+		assert.Equal(t, -90*time.Second, c.Node("b").Runtime().Now().Sub(c.Node("a").Runtime().Now()))
+	})
+	assert.EqualError(t, c.SetSkew("nope", time.Second), `testutil: no node "nope"`)
+}
+
+func TestUnknownTier(t *testing.T) {
+	_, err := testutil.Build(testutil.Spec{Tier: "moon"})
+	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [real sim])`)
 }
