@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/broker/rt"
 )
 
@@ -40,11 +41,15 @@ type Broker struct {
 	changed    []rt.Signal // waiters for registry changes (waitForServices)
 
 	middlewares []Middleware
-	breakers    *breakerStore
-	state       brokerState
-	timers      []rt.Timer
-	stopHooks   []func()
-	cacheStats  cacheStats
+	// The broker-level fault-tolerance options, resolved over Moleculer's defaults.
+	retry      retry.Policy
+	cb         breakerConfig
+	bh         bulkheadConfig
+	breakers   *breakerStore
+	state      brokerState
+	timers     []rt.Timer
+	stopHooks  []func()
+	cacheStats cacheStats
 }
 
 type brokerState int
@@ -63,6 +68,9 @@ func New(opts Options) (*Broker, error) {
 		return nil, errors.New("broker: Options.Runtime is required")
 	}
 	opts.setDefaults()
+	if opts.CacheDefaults.Keys != nil {
+		return nil, errors.New("broker: Options.CacheDefaults.Keys: cache keys are per action (Action.Cache.Keys)")
+	}
 	strategy, err := newStrategy(opts.Strategy, opts.Runtime)
 	if err != nil {
 		return nil, err
@@ -70,6 +78,7 @@ func New(opts Options) (*Broker, error) {
 	b := &Broker{
 		opts: opts, nodeID: opts.NodeID, rt: opts.Runtime, journal: opts.Journal,
 		log: opts.Logger, strategy: strategy, pending: map[string]*pendingRequest{},
+		retry: brokerRetry(opts.Retry), cb: brokerBreaker(opts.CircuitBreaker), bh: brokerBulkhead(opts.Bulkhead),
 	}
 	b.reg = newRegistry(b)
 	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}

@@ -31,13 +31,9 @@ type attempt struct {
 }
 
 func (b *Broker) newAttempt(ctx *Context) *attempt {
-	id := ctx.ID
-	if ctx.retries > 0 && !ctx.served {
-		// Each retry travels under its own ID, so a late answer to an abandoned attempt
-		// can never be taken for the answer to the current one.
-		id = b.newID()
-	}
-	return &attempt{b: b, id: id, startedAt: b.rt.Now()}
+	// Each retry runs in a context of its own ID, so a late answer to an abandoned attempt
+	// can never be taken for the answer to the current one.
+	return &attempt{b: b, id: ctx.ID, startedAt: b.rt.Now()}
 }
 
 // settle records the outcome; it reports whether this call was the one that settled it.

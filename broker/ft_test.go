@@ -16,7 +16,7 @@ import (
 	"github.com/faultline/faultline/testutil"
 )
 
-var breakerOpts = broker.CircuitBreakerOptions{Enabled: true, Threshold: 0.5, MinRequestCount: 3, WindowTime: 60 * time.Second, HalfOpenTime: 5 * time.Second}
+var breakerOpts = broker.CircuitBreakerOptions{Enabled: broker.Bool(true), Threshold: broker.Float(0.5), MinRequestCount: broker.Int(3), WindowTime: broker.Dur(60 * time.Second), HalfOpenTime: broker.Dur(5 * time.Second)}
 
 // invService serves inv.get; while *broken it fails with a 500.
 func invService(broken *bool) *broker.Service {
@@ -303,7 +303,7 @@ func TestDistributedTimeout(t *testing.T) {
 func TestRetryBackoff(t *testing.T) {
 	c := testutil.NewSimCluster(1)
 	defer c.Close()
-	client := c.AddNode("client", broker.Options{Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
+	client := c.AddNode("client", broker.Options{Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(3), Delay: broker.Dur(100 * time.Millisecond), Factor: broker.Float(2)}})
 	var attempts []time.Duration
 	c.AddNode("flaky", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
 		"get": {Handler: func(ctx *broker.Context) (any, error) {
@@ -335,7 +335,7 @@ func TestRetryAmplificationUnderTimeouts(t *testing.T) {
 	c := testutil.NewSimCluster(1)
 	defer c.Close()
 	gw, _ := orderChain(c, 600*time.Millisecond, broker.Options{RequestTimeout: time.Second,
-		Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
+		Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(3), Delay: broker.Dur(100 * time.Millisecond), Factor: broker.Float(2)}})
 	var err error
 	c.Run(t, func() {
 		require.NoError(t, c.StartAll())
@@ -360,7 +360,7 @@ func TestRetryFailoverAfterNodeLoss(t *testing.T) {
 	defer c.Close()
 	hb := broker.Options{HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second}
 	clientOpts := hb
-	clientOpts.Retry = retry.Policy{Enabled: true, Retries: 2, Delay: 100 * time.Millisecond}
+	clientOpts.Retry = retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(2), Delay: broker.Dur(100 * time.Millisecond)}
 	client := c.AddNode("client", clientOpts)
 	hang := func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "never", nil }
 	c.AddNode("doomed", hb, &broker.Service{Name: "inv", Actions: map[string]broker.Action{"get": {Handler: hang}}})
@@ -391,7 +391,7 @@ func TestBulkheadSaturation(t *testing.T) {
 	defer c.Close()
 	var order []int
 	running, maxRunning := 0, 0
-	n := c.AddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: true, Concurrency: 3, MaxQueueSize: 10}},
+	n := c.AddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: broker.Bool(true), Concurrency: broker.Int(3), MaxQueueSize: broker.Int(10)}},
 		&broker.Service{Name: "work", Actions: map[string]broker.Action{
 			"do": {Handler: func(ctx *broker.Context) (any, error) {
 				running++

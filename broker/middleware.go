@@ -134,7 +134,10 @@ func (b *Broker) timeoutMiddleware() Middleware {
 	return Middleware{Name: "Timeout", LocalAction: wrap, RemoteAction: wrap}
 }
 
-// fallbackMiddleware answers a failing local action with the action's fallback.
+// fallbackMiddleware answers a failing local action with the action's fallback, unless the
+// call has a fallbackResponse of its own: as in Moleculer, the call's answers first (the
+// logical call applies it, in callContext). A served request never carries one (a function
+// does not travel), so on the serving node of a remote call the action's fallback answers.
 func (b *Broker) fallbackMiddleware() Middleware {
 	return Middleware{
 		Name: "Fallback",
@@ -146,6 +149,9 @@ func (b *Broker) fallbackMiddleware() Middleware {
 			return func(ctx *Context) (any, error) {
 				res, err := next(ctx)
 				if err != nil {
+					if ctx.Options.FallbackResponse != nil && !ctx.served {
+						return res, err
+					}
 					return fb(ctx, err)
 				}
 				return res, nil

@@ -8,7 +8,6 @@ import (
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/journal"
-	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/broker/rt"
 	"github.com/faultline/faultline/broker/transport/memnet"
 )
@@ -76,14 +75,13 @@ func (c *Cluster) buildBroker(n *node) (*broker.Broker, error) {
 		Middlewares: n.mws,
 	}
 	if r := o.Retry; r != nil {
-		opts.Retry = retry.Policy{Enabled: r.Enabled, Retries: r.Retries, Delay: r.Delay, MaxDelay: r.MaxDelay, Factor: r.Factor}
+		opts.Retry = r.Overrides()
 	}
 	if cb := o.CircuitBreaker; cb != nil {
-		opts.CircuitBreaker = broker.CircuitBreakerOptions{Enabled: cb.Enabled, Threshold: cb.Threshold, MinRequestCount: cb.MinRequestCount,
-			WindowTime: cb.WindowTime, HalfOpenTime: cb.HalfOpenTime}
+		opts.CircuitBreaker = cb.Options()
 	}
 	if bh := o.Bulkhead; bh != nil {
-		opts.Bulkhead = broker.BulkheadOptions{Enabled: bh.Enabled, Concurrency: bh.Concurrency, MaxQueueSize: bh.MaxQueueSize}
+		opts.Bulkhead = bh.Options()
 	}
 	cacher, err := c.newCacher(n)
 	if err != nil {
