@@ -68,6 +68,9 @@ func New(opts Options) (*Broker, error) {
 		return nil, errors.New("broker: Options.Runtime is required")
 	}
 	opts.setDefaults()
+	if o := opts.EndpointOrder; o != EndpointsByNodeID && o != EndpointsByDiscovery {
+		return nil, fmt.Errorf("broker: unknown Options.EndpointOrder %q (\"\" for node ID order, %q)", o, EndpointsByDiscovery)
+	}
 	if opts.CacheDefaults.Keys != nil {
 		return nil, errors.New("broker: Options.CacheDefaults.Keys: cache keys are per action (Action.Cache.Keys)")
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
@@ -124,6 +125,9 @@ func (b *Broker) balanceEvent(event string, groups []string) map[string][]string
 	out := map[string][]string{}
 	for _, group := range sortedKeys(byGroup) {
 		cands := byGroup[group]
+		if b.opts.EndpointOrder != EndpointsByDiscovery {
+			slices.SortStableFunc(cands, func(x, y *eventEndpoint) int { return strings.Compare(x.nodeID, y.nodeID) })
+		}
 		chosen := b.pickEventEndpoint(event+"|"+group, cands)
 		out[chosen.nodeID] = append(out[chosen.nodeID], group)
 	}

@@ -190,27 +190,55 @@ func (s *breakerStore) apply(eb *endpointBreaker, trs []breaker.Transition) {
 }
 
 // startBreakerWindow starts the broker-wide tumbling window: counts reset every windowTime,
-// and idle closed breakers are forgotten.
+// and idle closed breakers are forgotten. The first window starts now, or, with a
+// WindowStart, the boundaries fall at WindowStart + k·windowTime.
 func (b *Broker) startBreakerWindow() {
 	cb := b.cb
 	if !cb.Enabled || cb.WindowTime <= 0 {
 		return
 	}
-	b.addTimer(b.rt.Every(cb.WindowTime, func() {
-		s := b.breakers
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		ids := make([]string, 0, len(s.m))
-		for id := range s.m {
-			ids = append(ids, id)
+	if cb.WindowStart.IsZero() {
+		b.addTimer(b.rt.Every(cb.WindowTime, b.resetBreakerWindows))
+		return
+	}
+	// A housekeeping timer (Every) to the first boundary, replaced there by the periodic one:
+	// a one-shot AfterFunc would count as pending work and keep a finished simulation alive.
+	var first rt.Timer
+	first = b.rt.Every(windowPhase(cb.WindowStart, cb.WindowTime, b.rt.Now()), func() {
+		first.Stop()
+		if !b.alive() {
+			return
 		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			if s.m[id].br.ResetWindow() {
-				delete(s.m, id)
-			}
+		b.resetBreakerWindows()
+		b.addTimer(b.rt.Every(cb.WindowTime, b.resetBreakerWindows))
+	})
+	b.addTimer(first)
+}
+
+// windowPhase returns how long after now the next window boundary start + k·window
+// (k any integer) falls; a boundary at now itself counts as the next one a full window on.
+func windowPhase(start time.Time, window time.Duration, now time.Time) time.Duration {
+	d := (start.Sub(now)) % window
+	if d <= 0 {
+		d += window
+	}
+	return d
+}
+
+func (b *Broker) resetBreakerWindows() {
+	s := b.breakers
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.m))
+	for id := range s.m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if s.m[id].br.ResetWindow() {
+			delete(s.m, id)
 		}
-	}))
+	}
 }
 
 // bulkheadMiddleware limits concurrent executions of a local action or event handler, with

@@ -82,41 +82,42 @@ func TestBreakerWithHealthyPeer(t *testing.T) {
 			call()
 			c.Sim.Sleep(time.Second)
 		}
-		// +12s: half-open since +9s; this call is the probe, and fails: open again.
-		call()
+		call() // +12s
+
 		c.Sim.Sleep(time.Second)
 		broken = false
 		c.Sim.Sleep(5 * time.Second) // half-open again at +17s
-		call()                       // +18s: the probe succeeds: closed
+		call()                       // +18s
 		c.Sim.Sleep(time.Second)
 		call()
 		c.Sim.Sleep(time.Second)
 	})
+	// Endpoints are in node ID order (broken-node before healthy-node) whatever the seed, so
+	// RoundRobin starts on broken-node.
 	assert.Equal(t, []string{
-		"+0s healthy-node", "+1s error MoleculerError", "+2s healthy-node", "+3s error MoleculerError",
-		"+4s healthy-node",
-		"+5s error MoleculerError", // the broken endpoint's third failure opens it
-		"+6s healthy-node", "+7s healthy-node", "+8s healthy-node", "+9s healthy-node",
-		"+10s error MoleculerError", // half-open since +10s exactly: this call is the probe, and fails
+		"+0s error MoleculerError", "+1s healthy-node", "+2s error MoleculerError", "+3s healthy-node",
+		"+4s error MoleculerError", // the broken endpoint's third failure opens it
+		"+5s healthy-node", "+6s healthy-node", "+7s healthy-node", "+8s healthy-node", "+9s healthy-node",
+		"+10s error MoleculerError", // half-open since +9s: this call is the probe, and fails
 		"+11s healthy-node", "+12s healthy-node",
-		"+18s broken-node", // fixed; half-open since +15s; the probe closes it
-		"+19s healthy-node",
+		"+18s healthy-node", // fixed, half-open since +15s: RoundRobin's turn is healthy-node's
+		"+19s broken-node",  // the probe closes it
 	}, served)
 	assert.Equal(t, []string{
-		"+5s broken-node:inv.get closed→open failures=3 count=3",
-		"+10s broken-node:inv.get open→half-open failures=3 count=3",
+		"+4s broken-node:inv.get closed→open failures=3 count=3",
+		"+9s broken-node:inv.get open→half-open failures=3 count=3",
 		"+10s broken-node:inv.get half-open→half-open-wait failures=3 count=3",
 		"+10s broken-node:inv.get half-open-wait→open failures=4 count=4",
 		"+15s broken-node:inv.get open→half-open failures=4 count=4",
-		"+18s broken-node:inv.get half-open→half-open-wait failures=4 count=4",
-		"+18s broken-node:inv.get half-open-wait→closed failures=4 count=5",
+		"+19s broken-node:inv.get half-open→half-open-wait failures=4 count=4",
+		"+19s broken-node:inv.get half-open-wait→closed failures=4 count=5",
 	}, transitions(c, "client"))
 	want := []string{
-		"+5s $circuit-breaker.opened broken-node inv.get failures=3 count=3 rate=1",
-		"+10s $circuit-breaker.half-opened broken-node inv.get",
+		"+4s $circuit-breaker.opened broken-node inv.get failures=3 count=3 rate=1",
+		"+9s $circuit-breaker.half-opened broken-node inv.get",
 		"+10s $circuit-breaker.opened broken-node inv.get failures=4 count=4 rate=1",
 		"+15s $circuit-breaker.half-opened broken-node inv.get",
-		"+18s $circuit-breaker.closed broken-node inv.get",
+		"+19s $circuit-breaker.closed broken-node inv.get",
 	}
 	assert.Equal(t, want, *clientSeen)
 	assert.Equal(t, want, *peerSeen, "breaker events are broadcast to every node")
@@ -369,12 +370,8 @@ func TestRetryFailoverAfterNodeLoss(t *testing.T) {
 	var err error
 	c.Run(t, func() {
 		require.NoError(t, c.StartAll())
-		// Round robin: make sure the first attempt lands on the doomed node.
-		for {
-			if r, _ := client.Call("inv.get", nil, broker.WithTimeout(10*time.Millisecond)); r == "survivor" {
-				break
-			}
-		}
+		// Endpoints are in node ID order, so RoundRobin's first attempt lands on "doomed",
+		// whatever the seed.
 		c.Sim.Go("crash", func() { c.Sim.Sleep(500 * time.Millisecond); c.Node("doomed").Crash() })
 		res, err = client.Call("inv.get", nil)
 	})

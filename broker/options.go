@@ -33,6 +33,9 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	// Strategy picks among endpoints: "RoundRobin" (default), "Random", "Latency", "CpuUsage".
 	Strategy string
+	// EndpointOrder is the order the balancer sees an action's endpoints in:
+	// EndpointsByNodeID (the default) or EndpointsByDiscovery.
+	EndpointOrder EndpointOrder
 	// PreferLocal makes a local endpoint win over remote ones (default true).
 	PreferLocal *bool
 	// MaxCallLevel bounds nested call depth; 0 means no bound.
@@ -66,6 +69,18 @@ type Options struct {
 	// DisableValidator turns off params validation.
 	DisableValidator bool
 }
+
+// EndpointOrder is the order of an action's (and an event group's) endpoints for the balancer.
+type EndpointOrder string
+
+const (
+	// EndpointsByNodeID sorts endpoints by node ID, so that RoundRobin's order is the same
+	// for every seed and every discovery race ("call r1 first" holds). Faultline's default.
+	EndpointsByNodeID EndpointOrder = ""
+	// EndpointsByDiscovery keeps the order endpoints were registered in, as Moleculer does;
+	// in a simulation the seed decides it, so each seed shuffles RoundRobin's order.
+	EndpointsByDiscovery EndpointOrder = "discovery"
+)
 
 // CircuitBreakerOptions are Moleculer's circuitBreaker options, at broker level
 // (Options.CircuitBreaker) and per action (Action.CircuitBreaker). A nil field is not given:
