@@ -245,3 +245,33 @@ func TestRetryCheckSeesEveryFailure(t *testing.T) {
 		assert.Equal(t, []string{"MoleculerClientError"}, checked)
 	})
 }
+
+// TestBreakerIgnoresErrorsTheCheckRejects: Moleculer's breaker counts a success, or a failure
+// the check accepts; an error the check rejects (a 422 under the default code >= 500) is not
+// counted at all, neither as a failure nor as a success. With minRequestCount 3 and threshold
+// 0.5, failures 500, 422, 422, 500 leave the breaker closed (2 counted, both failures, below
+// the minimum) and the next 500 opens it with failures=3 count=3.
+func TestBreakerIgnoresErrorsTheCheckRejects(t *testing.T) {
+	c := testutil.NewSimCluster(1)
+	defer c.Close()
+	codes := []int{500, 422, 422, 500, 500}
+	i := 0
+	client := c.AddNode("client", broker.Options{CircuitBreaker: breakerOpts})
+	c.AddNode("inv", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
+		"get": {Handler: func(ctx *broker.Context) (any, error) {
+			code := codes[i]
+			i++
+			return nil, errs.New("fails", code, "", nil)
+		}},
+	}})
+	var states []string
+	c.Run(t, func() {
+		require.NoError(t, c.StartAll())
+		for range codes {
+			_, err := client.Call("inv.get", nil)
+			states = append(states, fmt.Sprintf("%d %s", errs.Code(err), client.BreakerState("inv", "inv.get")))
+		}
+	})
+	assert.Equal(t, []string{"500 closed", "422 closed", "422 closed", "500 closed", "500 open"}, states)
+	assert.Equal(t, []string{"+0s inv:inv.get closed→open failures=3 count=3"}, transitions(c, "client"))
+}

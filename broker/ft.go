@@ -122,17 +122,21 @@ func (b *Broker) breakerMiddleware() Middleware {
 			s.mu.Unlock()
 			s.apply(eb, trs)
 			ctx.attempt.onSettle(func(_ any, err error) {
-				failed := err != nil && eb.check(err)
-				if failed {
-					// Only errors born on that endpoint's node count: an error relayed from a
-					// deeper call on another node says nothing about this endpoint.
+				// As in Moleculer, a success counts, and a failure counts when the check
+				// accepts it and it was born on that endpoint's node (an error relayed from
+				// a deeper call on another node says nothing about this endpoint). Any
+				// other error is not counted at all: neither a failure nor a success.
+				if err != nil {
+					if !eb.check(err) {
+						return
+					}
 					if origin := errs.From(err).NodeID; origin != "" && origin != eb.nodeID {
-						failed = false
+						return
 					}
 				}
 				s.mu.Lock()
 				var trs []breaker.Transition
-				if failed {
+				if err != nil {
 					trs = eb.br.Failure(b.rt.Now())
 				} else {
 					trs = eb.br.Success(b.rt.Now())
