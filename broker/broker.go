@@ -445,7 +445,33 @@ func (b *Broker) Services() []*ServiceInstance {
 func (b *Broker) newID() string {
 	r := b.rt.Rand()
 	hi, lo := r.Uint64(), r.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, (hi>>16)&0xffff, hi&0x0fff, (lo>>48)&0x3fff|0x8000, lo&0xffffffffffff)
+	return formatID(hi, lo)
+}
+
+// formatID formats two random words as a version-4 UUID, by hand (one allocation, against
+// fmt's four: it is on every call path).
+func formatID(hi, lo uint64) string {
+	var buf [36]byte
+	putHex(buf[0:8], hi>>32)
+	buf[8] = '-'
+	putHex(buf[9:13], (hi>>16)&0xffff)
+	buf[13] = '-'
+	buf[14] = '4'
+	putHex(buf[15:18], hi&0x0fff)
+	buf[18] = '-'
+	putHex(buf[19:23], (lo>>48)&0x3fff|0x8000)
+	buf[23] = '-'
+	putHex(buf[24:36], lo&0xffffffffffff)
+	return string(buf[:])
+}
+
+// putHex writes v as len(dst) lower-case hex digits, zero-padded (as %0<n>x for a v that fits).
+func putHex(dst []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // since returns the time elapsed since t on the runtime's clock.

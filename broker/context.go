@@ -49,7 +49,8 @@ type Context struct {
 	done      rt.Signal
 	doneTimer rt.Timer
 	attempt   *attempt
-	retries   int // retries made so far for this logical call
+	att       attempt // the storage of attempt (see newAttempt)
+	retries   int     // retries made so far for this logical call
 	// logicalID is the ID of the logical call's first context ("" on that context itself):
 	// every retry runs in a copy with its own ID.
 	logicalID string

@@ -87,6 +87,8 @@ func (b *Broker) validatorMiddleware() Middleware {
 func (b *Broker) timeoutMiddleware() Middleware {
 	wrap := func(next Handler, ep *Endpoint) Handler {
 		guarded := b.recoverLocal(next, ep.Action) // next may run in a task of its own
+		// Built once per endpoint, not per call.
+		taskName, waitName := "handle "+ep.Action, "result of "+ep.Action+" on "+ep.NodeID
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
 				t := b.opts.RequestTimeout
@@ -116,14 +118,14 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			})
 			if ep.Local {
 				ctx.setDeadline(deadline)
-				b.rt.Go("handle "+ctx.Action, func() {
+				b.rt.Go(taskName, func() {
 					res, err := guarded(ctx)
 					ctx.release()
 					if !att.settle(res, err) {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
 					}
 				})
-				att.wait("result of " + ctx.Action + " on " + ep.NodeID)
+				att.wait(waitName)
 			} else {
 				_, _ = next(ctx)
 			}
