@@ -77,13 +77,13 @@ func BenchmarkLocalCallFullStack(b *testing.B) {
 	defer c.Close()
 	n := c.MustAddNode("a", broker.Options{
 		RequestTimeout: 5 * time.Second,
-		Retry:          retry.Policy{Enabled: true, Retries: 3},
-		CircuitBreaker: broker.CircuitBreakerOptions{Enabled: true},
-		Bulkhead:       broker.BulkheadOptions{Enabled: true},
+		Retry:          retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(3)},
+		CircuitBreaker: broker.CircuitBreakerOptions{Enabled: broker.Bool(true)},
+		Bulkhead:       broker.BulkheadOptions{Enabled: broker.Bool(true)},
 		Cacher:         cache.NewMemory(c.Sim),
 	}, &broker.Service{Name: "math", Actions: map[string]broker.Action{
 		"add": {Params: addService.Actions["add"].Params, Handler: addService.Actions["add"].Handler,
-			Cache: &broker.CacheOptions{Keys: []string{"a", "b"}, TTL: time.Nanosecond}},
+			Cache: &broker.CacheOptions{Keys: []string{"a", "b"}, TTL: broker.Dur(time.Nanosecond)}},
 	}})
 	benchCalls(b, c, n)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/broker/rt"
 )
 
@@ -40,11 +41,15 @@ type Broker struct {
 	changed    []rt.Signal // waiters for registry changes (waitForServices)
 
 	middlewares []Middleware
-	breakers    *breakerStore
-	state       brokerState
-	timers      []rt.Timer
-	stopHooks   []func()
-	cacheStats  cacheStats
+	// The broker-level fault-tolerance options, resolved over Moleculer's defaults.
+	retry      retry.Policy
+	cb         breakerConfig
+	bh         bulkheadConfig
+	breakers   *breakerStore
+	state      brokerState
+	timers     []rt.Timer
+	stopHooks  []func()
+	cacheStats cacheStats
 }
 
 type brokerState int
@@ -63,6 +68,12 @@ func New(opts Options) (*Broker, error) {
 		return nil, errors.New("broker: Options.Runtime is required")
 	}
 	opts.setDefaults()
+	if o := opts.EndpointOrder; o != EndpointsByNodeID && o != EndpointsByDiscovery {
+		return nil, fmt.Errorf("broker: unknown Options.EndpointOrder %q (\"\" for node ID order, %q)", o, EndpointsByDiscovery)
+	}
+	if opts.CacheDefaults.Keys != nil {
+		return nil, errors.New("broker: Options.CacheDefaults.Keys: cache keys are per action (Action.Cache.Keys)")
+	}
 	strategy, err := newStrategy(opts.Strategy, opts.Runtime)
 	if err != nil {
 		return nil, err
@@ -70,6 +81,7 @@ func New(opts Options) (*Broker, error) {
 	b := &Broker{
 		opts: opts, nodeID: opts.NodeID, rt: opts.Runtime, journal: opts.Journal,
 		log: opts.Logger, strategy: strategy, pending: map[string]*pendingRequest{},
+		retry: brokerRetry(opts.Retry), cb: brokerBreaker(opts.CircuitBreaker), bh: brokerBulkhead(opts.Bulkhead),
 	}
 	b.reg = newRegistry(b)
 	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
@@ -433,7 +445,33 @@ func (b *Broker) Services() []*ServiceInstance {
 func (b *Broker) newID() string {
 	r := b.rt.Rand()
 	hi, lo := r.Uint64(), r.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, (hi>>16)&0xffff, hi&0x0fff, (lo>>48)&0x3fff|0x8000, lo&0xffffffffffff)
+	return formatID(hi, lo)
+}
+
+// formatID formats two random words as a version-4 UUID, by hand (one allocation, against
+// fmt's four: it is on every call path).
+func formatID(hi, lo uint64) string {
+	var buf [36]byte
+	putHex(buf[0:8], hi>>32)
+	buf[8] = '-'
+	putHex(buf[9:13], (hi>>16)&0xffff)
+	buf[13] = '-'
+	buf[14] = '4'
+	putHex(buf[15:18], hi&0x0fff)
+	buf[18] = '-'
+	putHex(buf[19:23], (lo>>48)&0x3fff|0x8000)
+	buf[23] = '-'
+	putHex(buf[24:36], lo&0xffffffffffff)
+	return string(buf[:])
+}
+
+// putHex writes v as len(dst) lower-case hex digits, zero-padded (as %0<n>x for a v that fits).
+func putHex(dst []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // since returns the time elapsed since t on the runtime's clock.

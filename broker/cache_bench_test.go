@@ -42,7 +42,7 @@ func benchProductCall(b *testing.B, co *broker.CacheOptions) {
 // BenchmarkCachedLocalCall: every call is a cache hit (key built, entry read and decoded; the
 // handler never runs).
 func BenchmarkCachedLocalCall(b *testing.B) {
-	benchProductCall(b, &broker.CacheOptions{Keys: []string{"id"}, TTL: time.Hour})
+	benchProductCall(b, &broker.CacheOptions{Keys: []string{"id"}, TTL: broker.Dur(time.Hour)})
 }
 
 // BenchmarkUncachedLocalCall: the same call with the action not cached: the handler runs.

@@ -64,7 +64,7 @@ func productService(db *productDB) *broker.Service {
 		Name: "product",
 		Actions: map[string]broker.Action{
 			"get": {
-				Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: productTTL},
+				Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: broker.Dur(productTTL)},
 				Handler: func(ctx *broker.Context) (any, error) {
 					if err := ctx.Sleep(dbReadDelay); err != nil {
 						return nil, err
@@ -74,7 +74,7 @@ func productService(db *productDB) *broker.Service {
 				},
 			},
 			"list": {
-				Cache: &broker.CacheOptions{TTL: productTTL},
+				Cache: &broker.CacheOptions{TTL: broker.Dur(productTTL)},
 				Handler: func(ctx *broker.Context) (any, error) {
 					if err := ctx.Sleep(dbReadDelay); err != nil {
 						return nil, err
@@ -482,7 +482,7 @@ func TestCacheUnreachableRedis(t *testing.T) {
 	runs := 0
 	b := c.MustAddNode("solo", broker.Options{Cacher: r, RequestTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		&broker.Service{Name: "svc", Actions: map[string]broker.Action{
-			"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: time.Minute}, Handler: func(ctx *broker.Context) (any, error) {
+			"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: broker.Dur(time.Minute)}, Handler: func(ctx *broker.Context) (any, error) {
 				runs++
 				return map[string]any{"id": ctx.Params["id"], "run": runs}, nil
 			}},
@@ -530,7 +530,7 @@ func keysService(runs map[string]int) *broker.Service {
 	}
 	return &broker.Service{Name: "keys", Actions: map[string]broker.Action{
 		"meta": {Cache: &broker.CacheOptions{Keys: []string{"id", "#user.lang"}}, Handler: handler("meta", echo)},
-		"long": {Cache: &broker.CacheOptions{MaxParamsLength: 50}, Handler: handler("long", echo)},
+		"long": {Cache: &broker.CacheOptions{MaxParamsLength: broker.Int(50)}, Handler: handler("long", echo)},
 		"custom": {Cache: &broker.CacheOptions{KeyFunc: func(action string, params, meta map[string]any) string {
 			return fmt.Sprintf("%s/%v/%v", action, params["id"], meta["tenant"])
 		}}, Handler: handler("custom", func(ctx *broker.Context) (any, error) { return ctx.Params["id"], nil })},
@@ -670,7 +670,7 @@ func TestCacheTTLAndLRU(t *testing.T) {
 	mem := cache.NewMemory(c.Sim)
 	svc := func(name string, ttl time.Duration) *broker.Service {
 		return &broker.Service{Name: name, Actions: map[string]broker.Action{
-			"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: ttl}, Handler: func(ctx *broker.Context) (any, error) {
+			"get": {Cache: &broker.CacheOptions{Keys: []string{"id"}, TTL: broker.Dur(ttl)}, Handler: func(ctx *broker.Context) (any, error) {
 				if err := ctx.Sleep(dbReadDelay); err != nil {
 					return nil, err
 				}

@@ -39,7 +39,7 @@ func (b *Broker) cacherMiddleware() Middleware {
 			if b.opts.Cacher == nil || d == nil || d.Cache == nil {
 				return next
 			}
-			co := *d.Cache
+			co := actionCache(b.opts.CacheDefaults, *d.Cache)
 			c := b.opts.Cacher
 			return func(ctx *Context) (any, error) {
 				if v, ok := ctx.Meta["$cache"].(bool); ok && !v {
@@ -113,7 +113,7 @@ func jsonForm(res any) ([]byte, any) {
 	return data, out
 }
 
-func (b *Broker) cacheKey(ctx *Context, action string, co CacheOptions) string {
+func (b *Broker) cacheKey(ctx *Context, action string, co cacheConfig) string {
 	if co.KeyFunc != nil {
 		return co.KeyFunc(action, ctx.Params, ctx.Meta)
 	}

@@ -30,14 +30,12 @@ type attempt struct {
 	hooks   []func(any, error)
 }
 
+// newAttempt starts the context's attempt. A context makes exactly one (each retry runs in a
+// context of its own ID, so a late answer to an abandoned attempt can never be taken for the
+// answer to the current one), so the attempt lives inside the context: no allocation.
 func (b *Broker) newAttempt(ctx *Context) *attempt {
-	id := ctx.ID
-	if ctx.retries > 0 && !ctx.served {
-		// Each retry travels under its own ID, so a late answer to an abandoned attempt
-		// can never be taken for the answer to the current one.
-		id = b.newID()
-	}
-	return &attempt{b: b, id: id, startedAt: b.rt.Now()}
+	ctx.att = attempt{b: b, id: ctx.ID, startedAt: b.rt.Now()}
+	return &ctx.att
 }
 
 // settle records the outcome; it reports whether this call was the one that settled it.
@@ -242,12 +240,16 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 		}
 		return nil, errs.ServiceNotFound(ctx.Action, id)
 	}
+	if *b.opts.PreferLocal {
+		for _, ep := range list.endpoints {
+			if ep.Local && b.endpointAvailable(ep) {
+				return ep, nil // before building the candidate list: no allocation
+			}
+		}
+	}
 	candidates := make([]*Endpoint, 0, len(list.endpoints))
 	for _, ep := range list.endpoints {
 		if b.endpointAvailable(ep) {
-			if ep.Local && *b.opts.PreferLocal {
-				return ep, nil
-			}
 			candidates = append(candidates, ep)
 		}
 	}

@@ -71,11 +71,14 @@ func WithOptions(v CallOptions) CallOption {
 }
 
 func (b *Broker) buildCallOptions(opts []CallOption) CallOptions {
-	var o CallOptions
-	for _, f := range opts {
-		f(&o)
+	if len(opts) == 0 {
+		return CallOptions{} // the common call: no options, and no CallOptions escaping to the heap
 	}
-	return o
+	o := new(CallOptions)
+	for _, f := range opts {
+		f(o)
+	}
+	return *o
 }
 
 // EmitOptions are options of emit and broadcast.

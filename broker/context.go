@@ -49,7 +49,11 @@ type Context struct {
 	done      rt.Signal
 	doneTimer rt.Timer
 	attempt   *attempt
-	retries   int // retries made so far for this logical call
+	att       attempt // the storage of attempt (see newAttempt)
+	retries   int     // retries made so far for this logical call
+	// logicalID is the ID of the logical call's first context ("" on that context itself):
+	// every retry runs in a copy with its own ID.
+	logicalID string
 	rawParams json.RawMessage
 }
 
@@ -59,8 +63,34 @@ func (c *Context) Broker() *Broker { return c.broker }
 // Served reports whether the context was created from a request of another node.
 func (c *Context) Served() bool { return c.served }
 
-// RetryAttempts returns how many retries the logical call has made.
+// RetryAttempts returns how many retries of the logical call came before this context: 0 on
+// the first attempt, n on the context of retry n (as Moleculer's ctx._retryAttempts). On the
+// first context, after the call returned, it is the number of retries made.
 func (c *Context) RetryAttempts() int { return c.retries }
+
+// retryCopy is the context of the next retry: Moleculer's ctx.copy(), a new ID and otherwise
+// the same call (request ID, parent, level, caller, params, meta and options shared).
+func (c *Context) retryCopy(id string) *Context {
+	return &Context{
+		ID: id, RequestID: c.RequestID, ParentID: c.ParentID, Level: c.Level, Caller: c.Caller,
+		NodeID: c.NodeID, Action: c.Action, Params: c.Params, Meta: c.Meta, Options: c.Options,
+		broker: c.broker, retries: c.retries + 1, logicalID: c.callID(),
+	}
+}
+
+// adoptRetry makes the first context of a logical call describe its last attempt, for the
+// call's journal entry and for a caller reading ctx.Endpoint or ctx.CachedResult.
+func (c *Context) adoptRetry(r *Context) {
+	c.Endpoint, c.NodeID, c.Service, c.CachedResult, c.retries = r.Endpoint, r.NodeID, r.Service, r.CachedResult, r.retries
+}
+
+// callID is the ID of the logical call this context is an attempt of.
+func (c *Context) callID() string {
+	if c.logicalID != "" {
+		return c.logicalID
+	}
+	return c.ID
+}
 
 // RawParams returns the params as they arrived on the wire (nil for local calls). Their field
 // order is the sender's, which cache keys use.

@@ -5,10 +5,12 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/rt"
 )
 
 // Emit emits an event from outside a handler: delivered once per event group.
@@ -123,6 +125,9 @@ func (b *Broker) balanceEvent(event string, groups []string) map[string][]string
 	out := map[string][]string{}
 	for _, group := range sortedKeys(byGroup) {
 		cands := byGroup[group]
+		if b.opts.EndpointOrder != EndpointsByDiscovery {
+			slices.SortStableFunc(cands, func(x, y *eventEndpoint) int { return strings.Compare(x.nodeID, y.nodeID) })
+		}
 		chosen := b.pickEventEndpoint(event+"|"+group, cands)
 		out[chosen.nodeID] = append(out[chosen.nodeID], group)
 	}
@@ -192,6 +197,14 @@ func (b *Broker) processEvent(p *packet.EventPayload) {
 
 // deliverLocal runs every local handler subscribed to the event (in the given groups, or all
 // when groups is nil), each in a task of its own.
+//
+// An internal event ($circuit-breaker.*, $node.*, ...) is a consequence of the step that
+// emits it, and its local listeners are observed in causal order: their tasks start first
+// (rt.GoFirst), ahead of every other runnable task, and an emitting task waits until they
+// finish or block, as a Moleculer emitter resumes once its local handlers reach their first
+// await. So a listener's effects are journaled before the result of the call that caused the
+// event, at the same instant, whatever the seed. (Simulator only: on the real runtime the
+// listeners are goroutines.)
 func (b *Broker) deliverLocal(m *eventMessage, groups []string) {
 	b.mu.Lock()
 	var targets []*eventEndpoint
@@ -207,7 +220,11 @@ func (b *Broker) deliverLocal(m *eventMessage, groups []string) {
 			NodeID: m.sender, Event: m.event, EventGroups: groups, EventBroadcast: m.broadcast,
 			Params: cloneParams(m.params), Meta: maps.Clone(m.meta), Service: e.local.service, broker: b}
 		le, group := e.local, e.group
-		b.rt.Go("event "+m.event+" in "+le.service.FullName, func() {
+		start := b.rt.Go
+		if m.event[0] == '$' {
+			start = func(name string, fn func()) { rt.GoFirst(b.rt, name, fn) }
+		}
+		start("event "+m.event+" in "+le.service.FullName, func() {
 			err := le.handler(ctx)
 			if m.event[0] == '$' {
 				return // internal events are not journaled: they are consequences of journaled steps

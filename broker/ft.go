@@ -16,16 +16,17 @@ import (
 func DefaultBreakerCheck(err error) bool { return errs.CodeOf(err) >= 500 }
 
 // retryMiddleware retries failed calls on the caller, each retry a fresh trip through the
-// balancer (dispatch), after min(delay·factor^(n−1), maxDelay).
+// balancer (dispatch), after min(delay·factor^(n−1), maxDelay). As in Moleculer, each retry
+// runs in a copy of the context with a new ID (same request ID, RetryAttempts incremented),
+// so whatever keys on the context ID — the journal, a trace, a request on the wire, an
+// idempotency check — sees each attempt as its own. The check is consulted on every failure,
+// the one that reaches the retry limit included.
 //
 // Faultline: a call option Retries enables retrying for that call even when the policy in
 // force is disabled (Moleculer ignores it then, which surprises everyone).
 func (b *Broker) retryMiddleware() Middleware {
 	wrap := func(next Handler, ep *Endpoint) Handler {
-		policy := b.opts.Retry
-		if d := ep.Def(); d != nil && d.Retry != nil {
-			policy = policy.Merge(*d.Retry)
-		}
+		policy := actionRetry(b.retry, ep.Def())
 		return func(ctx *Context) (any, error) {
 			if ctx.served {
 				return next(ctx)
@@ -42,12 +43,14 @@ func (b *Broker) retryMiddleware() Middleware {
 			if !again {
 				return res, err
 			}
-			ctx.retries++
+			retry := ctx.retryCopy(b.newID())
 			b.journal.Record(b.nodeID, journal.RetryAttempt, map[string]any{
-				"call": ctx.ID, "action": ctx.Action, "retry": ctx.retries, "attempt": ctx.retries + 1,
+				"call": retry.logicalID, "ctx": retry.ID, "action": ctx.Action, "retry": retry.retries, "attempt": retry.retries + 1,
 				"delay": wait, "error": errs.NameOf(err), "code": errs.CodeOf(err), "failedOn": ep.NodeID})
 			b.rt.Sleep(wait)
-			return b.dispatch(ctx)
+			res, err = b.dispatch(retry)
+			ctx.adoptRetry(retry)
+			return res, err
 		}
 	}
 	return Middleware{Name: "Retry", LocalAction: wrap, RemoteAction: wrap}
@@ -93,41 +96,17 @@ func (b *Broker) BreakerState(nodeID, action string) breaker.State {
 	return breaker.Closed
 }
 
-func (b *Broker) breakerOptions(ep *Endpoint) (breaker.Options, func(error) bool, bool) {
-	cb := b.opts.CircuitBreaker
-	o := breaker.Options{Threshold: cb.Threshold, MinRequestCount: cb.MinRequestCount, HalfOpenTime: cb.HalfOpenTime}
-	enabled, check := cb.Enabled, cb.Check
-	if d := ep.Def(); d != nil && d.CircuitBreaker != nil {
-		a := d.CircuitBreaker
-		if a.Enabled != nil {
-			enabled = *a.Enabled
-		}
-		if a.Threshold != 0 {
-			o.Threshold = a.Threshold
-		}
-		if a.MinRequestCount != 0 {
-			o.MinRequestCount = a.MinRequestCount
-		}
-		if a.HalfOpenTime != 0 {
-			o.HalfOpenTime = a.HalfOpenTime
-		}
-		if a.Check != nil {
-			check = a.Check
-		}
-	}
-	return o, check, enabled
-}
-
 // breakerMiddleware counts each attempt's outcome against its endpoint's breaker. The count
 // happens when the attempt settles, so a request that times out counts as a failure of the
 // endpoint it was sent to (Faultline; Moleculer's breaker never sees timeouts).
 func (b *Broker) breakerMiddleware() Middleware {
 	b.breakers = &breakerStore{b: b, m: map[string]*endpointBreaker{}}
 	wrap := func(next Handler, ep *Endpoint) Handler {
-		opts, check, enabled := b.breakerOptions(ep)
-		if !enabled {
+		cfg := actionBreaker(b.cb, ep.Def())
+		if !cfg.Enabled {
 			return next
 		}
+		opts, check := cfg.Options, cfg.Check
 		return func(ctx *Context) (any, error) {
 			if ctx.served {
 				return next(ctx)
@@ -143,17 +122,21 @@ func (b *Broker) breakerMiddleware() Middleware {
 			s.mu.Unlock()
 			s.apply(eb, trs)
 			ctx.attempt.onSettle(func(_ any, err error) {
-				failed := err != nil && eb.check(err)
-				if failed {
-					// Only errors born on that endpoint's node count: an error relayed from a
-					// deeper call on another node says nothing about this endpoint.
+				// As in Moleculer, a success counts, and a failure counts when the check
+				// accepts it and it was born on that endpoint's node (an error relayed from
+				// a deeper call on another node says nothing about this endpoint). Any
+				// other error is not counted at all: neither a failure nor a success.
+				if err != nil {
+					if !eb.check(err) {
+						return
+					}
 					if origin := errs.From(err).NodeID; origin != "" && origin != eb.nodeID {
-						failed = false
+						return
 					}
 				}
 				s.mu.Lock()
 				var trs []breaker.Transition
-				if failed {
+				if err != nil {
 					trs = eb.br.Failure(b.rt.Now())
 				} else {
 					trs = eb.br.Success(b.rt.Now())
@@ -211,27 +194,55 @@ func (s *breakerStore) apply(eb *endpointBreaker, trs []breaker.Transition) {
 }
 
 // startBreakerWindow starts the broker-wide tumbling window: counts reset every windowTime,
-// and idle closed breakers are forgotten.
+// and idle closed breakers are forgotten. The first window starts now, or, with a
+// WindowStart, the boundaries fall at WindowStart + k·windowTime.
 func (b *Broker) startBreakerWindow() {
-	cb := b.opts.CircuitBreaker
+	cb := b.cb
 	if !cb.Enabled || cb.WindowTime <= 0 {
 		return
 	}
-	b.addTimer(b.rt.Every(cb.WindowTime, func() {
-		s := b.breakers
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		ids := make([]string, 0, len(s.m))
-		for id := range s.m {
-			ids = append(ids, id)
+	if cb.WindowStart.IsZero() {
+		b.addTimer(b.rt.Every(cb.WindowTime, b.resetBreakerWindows))
+		return
+	}
+	// A housekeeping timer (Every) to the first boundary, replaced there by the periodic one:
+	// a one-shot AfterFunc would count as pending work and keep a finished simulation alive.
+	var first rt.Timer
+	first = b.rt.Every(windowPhase(cb.WindowStart, cb.WindowTime, b.rt.Now()), func() {
+		first.Stop()
+		if !b.alive() {
+			return
 		}
-		sort.Strings(ids)
-		for _, id := range ids {
-			if s.m[id].br.ResetWindow() {
-				delete(s.m, id)
-			}
+		b.resetBreakerWindows()
+		b.addTimer(b.rt.Every(cb.WindowTime, b.resetBreakerWindows))
+	})
+	b.addTimer(first)
+}
+
+// windowPhase returns how long after now the next window boundary start + k·window
+// (k any integer) falls; a boundary at now itself counts as the next one a full window on.
+func windowPhase(start time.Time, window time.Duration, now time.Time) time.Duration {
+	d := (start.Sub(now)) % window
+	if d <= 0 {
+		d += window
+	}
+	return d
+}
+
+func (b *Broker) resetBreakerWindows() {
+	s := b.breakers
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.m))
+	for id := range s.m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if s.m[id].br.ResetWindow() {
+			delete(s.m, id)
 		}
-	}))
+	}
 }
 
 // bulkheadMiddleware limits concurrent executions of a local action or event handler, with
@@ -240,9 +251,11 @@ func (b *Broker) bulkheadMiddleware() Middleware {
 	return Middleware{
 		Name: "Bulkhead",
 		LocalAction: func(next Handler, ep *Endpoint) Handler {
-			o := b.opts.Bulkhead
-			if d := ep.Def(); d != nil && d.Bulkhead != nil {
-				o = mergeBulkhead(o, *d.Bulkhead)
+			var o bulkheadConfig
+			if d := ep.Def(); d != nil {
+				o = mergeBulkhead(b.bh, d.Bulkhead)
+			} else {
+				o = b.bh
 			}
 			if !o.Enabled {
 				return next
@@ -257,10 +270,7 @@ func (b *Broker) bulkheadMiddleware() Middleware {
 			}
 		},
 		LocalEvent: func(next EventFunc, ev EventEndpointInfo) EventFunc {
-			o := b.opts.Bulkhead
-			if ev.Def.Bulkhead != nil {
-				o = mergeBulkhead(o, *ev.Def.Bulkhead)
-			}
+			o := mergeBulkhead(b.bh, ev.Def.Bulkhead)
 			if !o.Enabled {
 				return next
 			}
@@ -276,17 +286,6 @@ func (b *Broker) bulkheadMiddleware() Middleware {
 	}
 }
 
-func mergeBulkhead(base, o BulkheadOptions) BulkheadOptions {
-	base.Enabled = o.Enabled
-	if o.Concurrency != 0 {
-		base.Concurrency = o.Concurrency
-	}
-	if o.MaxQueueSize != 0 {
-		base.MaxQueueSize = o.MaxQueueSize
-	}
-	return base
-}
-
 // gate drives a pure bulkhead with runtime signals for the queued callers.
 type gate struct {
 	b       *Broker
@@ -298,7 +297,7 @@ type gate struct {
 	waiting map[uint64]rt.Signal
 }
 
-func newGate(b *Broker, name string, o BulkheadOptions) *gate {
+func newGate(b *Broker, name string, o bulkheadConfig) *gate {
 	return &gate{b: b, name: name, limit: o.MaxQueueSize, bh: bulkhead.New(o.Concurrency, o.MaxQueueSize), waiting: map[uint64]rt.Signal{}}
 }
 

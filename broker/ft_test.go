@@ -16,7 +16,7 @@ import (
 	"github.com/faultline/faultline/testutil"
 )
 
-var breakerOpts = broker.CircuitBreakerOptions{Enabled: true, Threshold: 0.5, MinRequestCount: 3, WindowTime: 60 * time.Second, HalfOpenTime: 5 * time.Second}
+var breakerOpts = broker.CircuitBreakerOptions{Enabled: broker.Bool(true), Threshold: broker.Float(0.5), MinRequestCount: broker.Int(3), WindowTime: broker.Dur(60 * time.Second), HalfOpenTime: broker.Dur(5 * time.Second)}
 
 // invService serves inv.get; while *broken it fails with a 500.
 func invService(broken *bool) *broker.Service {
@@ -82,41 +82,42 @@ func TestBreakerWithHealthyPeer(t *testing.T) {
 			call()
 			c.Sim.Sleep(time.Second)
 		}
-		// +12s: half-open since +9s; this call is the probe, and fails: open again.
-		call()
+		call() // +12s
+
 		c.Sim.Sleep(time.Second)
 		broken = false
 		c.Sim.Sleep(5 * time.Second) // half-open again at +17s
-		call()                       // +18s: the probe succeeds: closed
+		call()                       // +18s
 		c.Sim.Sleep(time.Second)
 		call()
 		c.Sim.Sleep(time.Second)
 	})
+	// Endpoints are in node ID order (broken-node before healthy-node) whatever the seed, so
+	// RoundRobin starts on broken-node.
 	assert.Equal(t, []string{
-		"+0s healthy-node", "+1s error MoleculerError", "+2s healthy-node", "+3s error MoleculerError",
-		"+4s healthy-node",
-		"+5s error MoleculerError", // the broken endpoint's third failure opens it
-		"+6s healthy-node", "+7s healthy-node", "+8s healthy-node", "+9s healthy-node",
-		"+10s error MoleculerError", // half-open since +10s exactly: this call is the probe, and fails
+		"+0s error MoleculerError", "+1s healthy-node", "+2s error MoleculerError", "+3s healthy-node",
+		"+4s error MoleculerError", // the broken endpoint's third failure opens it
+		"+5s healthy-node", "+6s healthy-node", "+7s healthy-node", "+8s healthy-node", "+9s healthy-node",
+		"+10s error MoleculerError", // half-open since +9s: this call is the probe, and fails
 		"+11s healthy-node", "+12s healthy-node",
-		"+18s broken-node", // fixed; half-open since +15s; the probe closes it
-		"+19s healthy-node",
+		"+18s healthy-node", // fixed, half-open since +15s: RoundRobin's turn is healthy-node's
+		"+19s broken-node",  // the probe closes it
 	}, served)
 	assert.Equal(t, []string{
-		"+5s broken-node:inv.get closed→open failures=3 count=3",
-		"+10s broken-node:inv.get open→half-open failures=3 count=3",
+		"+4s broken-node:inv.get closed→open failures=3 count=3",
+		"+9s broken-node:inv.get open→half-open failures=3 count=3",
 		"+10s broken-node:inv.get half-open→half-open-wait failures=3 count=3",
 		"+10s broken-node:inv.get half-open-wait→open failures=4 count=4",
 		"+15s broken-node:inv.get open→half-open failures=4 count=4",
-		"+18s broken-node:inv.get half-open→half-open-wait failures=4 count=4",
-		"+18s broken-node:inv.get half-open-wait→closed failures=4 count=5",
+		"+19s broken-node:inv.get half-open→half-open-wait failures=4 count=4",
+		"+19s broken-node:inv.get half-open-wait→closed failures=4 count=5",
 	}, transitions(c, "client"))
 	want := []string{
-		"+5s $circuit-breaker.opened broken-node inv.get failures=3 count=3 rate=1",
-		"+10s $circuit-breaker.half-opened broken-node inv.get",
+		"+4s $circuit-breaker.opened broken-node inv.get failures=3 count=3 rate=1",
+		"+9s $circuit-breaker.half-opened broken-node inv.get",
 		"+10s $circuit-breaker.opened broken-node inv.get failures=4 count=4 rate=1",
 		"+15s $circuit-breaker.half-opened broken-node inv.get",
-		"+18s $circuit-breaker.closed broken-node inv.get",
+		"+19s $circuit-breaker.closed broken-node inv.get",
 	}
 	assert.Equal(t, want, *clientSeen)
 	assert.Equal(t, want, *peerSeen, "breaker events are broadcast to every node")
@@ -303,7 +304,7 @@ func TestDistributedTimeout(t *testing.T) {
 func TestRetryBackoff(t *testing.T) {
 	c := testutil.NewSim(1)
 	defer c.Close()
-	client := c.MustAddNode("client", broker.Options{Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
+	client := c.MustAddNode("client", broker.Options{Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(3), Delay: broker.Dur(100 * time.Millisecond), Factor: broker.Float(2)}})
 	var attempts []time.Duration
 	c.MustAddNode("flaky", broker.Options{}, &broker.Service{Name: "inv", Actions: map[string]broker.Action{
 		"get": {Handler: func(ctx *broker.Context) (any, error) {
@@ -335,7 +336,7 @@ func TestRetryAmplificationUnderTimeouts(t *testing.T) {
 	c := testutil.NewSim(1)
 	defer c.Close()
 	gw, _ := orderChain(c, 600*time.Millisecond, broker.Options{RequestTimeout: time.Second,
-		Retry: retry.Policy{Enabled: true, Retries: 3, Delay: 100 * time.Millisecond, Factor: 2}})
+		Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(3), Delay: broker.Dur(100 * time.Millisecond), Factor: broker.Float(2)}})
 	var err error
 	c.Run(t, func() {
 		require.NoError(t, c.Start())
@@ -360,7 +361,7 @@ func TestRetryFailoverAfterNodeLoss(t *testing.T) {
 	defer c.Close()
 	hb := broker.Options{HeartbeatInterval: time.Second, HeartbeatTimeout: 3 * time.Second}
 	clientOpts := hb
-	clientOpts.Retry = retry.Policy{Enabled: true, Retries: 2, Delay: 100 * time.Millisecond}
+	clientOpts.Retry = retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(2), Delay: broker.Dur(100 * time.Millisecond)}
 	client := c.MustAddNode("client", clientOpts)
 	hang := func(ctx *broker.Context) (any, error) { ctx.Broker().Runtime().Sleep(time.Hour); return "never", nil }
 	c.MustAddNode("doomed", hb, &broker.Service{Name: "inv", Actions: map[string]broker.Action{"get": {Handler: hang}}})
@@ -369,12 +370,8 @@ func TestRetryFailoverAfterNodeLoss(t *testing.T) {
 	var err error
 	c.Run(t, func() {
 		require.NoError(t, c.Start())
-		// Round robin: make sure the first attempt lands on the doomed node.
-		for {
-			if r, _ := client.Call("inv.get", nil, broker.WithTimeout(10*time.Millisecond)); r == "survivor" {
-				break
-			}
-		}
+		// Endpoints are in node ID order, so RoundRobin's first attempt lands on "doomed",
+		// whatever the seed.
 		c.Sim.Go("crash", func() { c.Sim.Sleep(500 * time.Millisecond); c.Node("doomed").Crash() })
 		res, err = client.Call("inv.get", nil)
 	})
@@ -391,7 +388,7 @@ func TestBulkheadSaturation(t *testing.T) {
 	defer c.Close()
 	var order []int
 	running, maxRunning := 0, 0
-	n := c.MustAddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: true, Concurrency: 3, MaxQueueSize: 10}},
+	n := c.MustAddNode("svc", broker.Options{Bulkhead: broker.BulkheadOptions{Enabled: broker.Bool(true), Concurrency: broker.Int(3), MaxQueueSize: broker.Int(10)}},
 		&broker.Service{Name: "work", Actions: map[string]broker.Action{
 			"do": {Handler: func(ctx *broker.Context) (any, error) {
 				running++

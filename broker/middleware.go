@@ -87,6 +87,8 @@ func (b *Broker) validatorMiddleware() Middleware {
 func (b *Broker) timeoutMiddleware() Middleware {
 	wrap := func(next Handler, ep *Endpoint) Handler {
 		guarded := b.recoverLocal(next, ep.Action) // next may run in a task of its own
+		// Built once per endpoint, not per call.
+		taskName, waitName := "handle "+ep.Action, "result of "+ep.Action+" on "+ep.NodeID
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
 				t := b.opts.RequestTimeout
@@ -116,14 +118,14 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			})
 			if ep.Local {
 				ctx.setDeadline(deadline)
-				b.rt.Go("handle "+ctx.Action, func() {
+				b.rt.Go(taskName, func() {
 					res, err := guarded(ctx)
 					ctx.release()
 					if !att.settle(res, err) {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
 					}
 				})
-				att.wait("result of " + ctx.Action + " on " + ep.NodeID)
+				att.wait(waitName)
 			} else {
 				_, _ = next(ctx)
 			}
@@ -134,7 +136,10 @@ func (b *Broker) timeoutMiddleware() Middleware {
 	return Middleware{Name: "Timeout", LocalAction: wrap, RemoteAction: wrap}
 }
 
-// fallbackMiddleware answers a failing local action with the action's fallback.
+// fallbackMiddleware answers a failing local action with the action's fallback, unless the
+// call has a fallbackResponse of its own: as in Moleculer, the call's answers first (the
+// logical call applies it, in callContext). A served request never carries one (a function
+// does not travel), so on the serving node of a remote call the action's fallback answers.
 func (b *Broker) fallbackMiddleware() Middleware {
 	return Middleware{
 		Name: "Fallback",
@@ -146,6 +151,9 @@ func (b *Broker) fallbackMiddleware() Middleware {
 			return func(ctx *Context) (any, error) {
 				res, err := next(ctx)
 				if err != nil {
+					if ctx.Options.FallbackResponse != nil && !ctx.served {
+						return res, err
+					}
 					return fb(ctx, err)
 				}
 				return res, nil

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ func (e *Endpoint) ID() string { return e.NodeID + ":" + e.Action }
 
 func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
 
-// endpointList holds every endpoint of one action, in registration order.
+// endpointList holds every endpoint of one action, in node ID order (or discovery order, with
+// Options.EndpointOrder = EndpointsByDiscovery).
 type endpointList struct {
 	action    string
 	endpoints []*Endpoint
@@ -112,7 +114,14 @@ func (r *registry) addEndpoint(ep *Endpoint) {
 			return
 		}
 	}
-	l.endpoints = append(l.endpoints, ep)
+	if r.b.opts.EndpointOrder == EndpointsByDiscovery {
+		l.endpoints = append(l.endpoints, ep)
+		return
+	}
+	// Sorted by node ID: the balancer's order does not depend on which node was discovered
+	// first (in a simulation, the seed), so "RoundRobin calls r1 first" holds for every seed.
+	i := sort.Search(len(l.endpoints), func(i int) bool { return l.endpoints[i].NodeID > ep.NodeID })
+	l.endpoints = slices.Insert(l.endpoints, i, ep)
 }
 
 // removeNode drops every endpoint and subscription of a node.

@@ -44,12 +44,12 @@ type Action struct {
 	Params map[string]any
 	// Timeout overrides the broker's request timeout for this action; Dur(0) disables it.
 	Timeout *time.Duration
-	// Retry overrides fields of the broker's retry policy.
-	Retry *retry.Overrides
-	// CircuitBreaker overrides the broker's breaker for this action's endpoints.
-	CircuitBreaker *ActionBreakerOptions
-	// Bulkhead overrides the broker's bulkhead for this action.
-	Bulkhead *BulkheadOptions
+	// Retry, CircuitBreaker and Bulkhead override the broker's options field by field: a nil
+	// field keeps the broker's value (Enabled included), as Moleculer merges an action's
+	// options over the broker's.
+	Retry          *retry.Overrides
+	CircuitBreaker *CircuitBreakerOptions
+	Bulkhead       *BulkheadOptions
 	// Cache opts the action into the broker's cacher.
 	Cache *CacheOptions
 	// Fallback answers when the handler fails: a func(ctx, err) (any, error), or the name
@@ -57,31 +57,27 @@ type Action struct {
 	Fallback any
 }
 
-// ActionBreakerOptions override the breaker per action. Zero fields inherit.
-type ActionBreakerOptions struct {
-	Enabled         *bool
-	Threshold       float64
-	MinRequestCount int
-	HalfOpenTime    time.Duration
-	Check           func(err error) bool
-}
-
-// CacheOptions opt an action into caching. Keys nil caches on every param; Keys empty (but
-// non-nil) caches on the action name alone. Keys starting with '#' read ctx.Meta.
+// CacheOptions opt an action into caching (Action.Cache), and are the broker's defaults for
+// every cached action (Options.CacheDefaults: Moleculer's cacher options). A nil field is not
+// given: it takes the broker's default on an action.
 type CacheOptions struct {
+	// Keys nil caches on every param; Keys empty (but non-nil) caches on the action name
+	// alone. Keys starting with '#' read ctx.Meta. Per action only.
 	Keys []string
-	TTL  time.Duration
+	// TTL is on the runtime's clock; Dur(0) and not given anywhere: never expires.
+	TTL *time.Duration
 	// KeyFunc replaces the key generator.
 	KeyFunc func(action string, params map[string]any, meta map[string]any) string
-	// MaxParamsLength hashes long keys (0: never).
-	MaxParamsLength int
+	// MaxParamsLength hashes long keys (0 and not given anywhere: never).
+	MaxParamsLength *int
 }
 
 // Event is an event subscription.
 type Event struct {
 	Handler EventFunc
 	// Group defaults to the service name: emit delivers once per group.
-	Group    string
+	Group string
+	// Bulkhead overrides the broker's bulkhead field by field (nil fields keep the broker's).
 	Bulkhead *BulkheadOptions
 }
 

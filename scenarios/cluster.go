@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"github.com/faultline/faultline/broker"
-	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/testutil"
 )
@@ -34,14 +33,13 @@ func (o NodeOptions) brokerOptions() broker.Options {
 		Strategy: o.Strategy, PreferLocal: o.PreferLocal, MaxCallLevel: o.MaxCallLevel, Metadata: o.Metadata,
 	}
 	if r := o.Retry; r != nil {
-		opts.Retry = retry.Policy{Enabled: r.Enabled, Retries: r.Retries, Delay: r.Delay, MaxDelay: r.MaxDelay, Factor: r.Factor}
+		opts.Retry = r.Overrides()
 	}
 	if cb := o.CircuitBreaker; cb != nil {
-		opts.CircuitBreaker = broker.CircuitBreakerOptions{Enabled: cb.Enabled, Threshold: cb.Threshold, MinRequestCount: cb.MinRequestCount,
-			WindowTime: cb.WindowTime, HalfOpenTime: cb.HalfOpenTime}
+		opts.CircuitBreaker = cb.Options()
 	}
 	if bh := o.Bulkhead; bh != nil {
-		opts.Bulkhead = broker.BulkheadOptions{Enabled: bh.Enabled, Concurrency: bh.Concurrency, MaxQueueSize: bh.MaxQueueSize}
+		opts.Bulkhead = bh.Options()
 	}
 	return opts
 }

@@ -9,6 +9,8 @@ package scenarios
 import (
 	"time"
 
+	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
 )
@@ -67,29 +69,50 @@ type NodeOptions struct {
 	Metadata          map[string]any `yaml:"metadata,omitempty" json:"metadata,omitempty"`
 }
 
+// The broker-level specs below merge over Moleculer's defaults field by field: a field the
+// file does not give takes the default, and a given zero is a value (retries: 0 retries,
+// maxQueueSize: 0 no queue, delay: 0s no wait). Hence the pointer fields.
+
 // RetrySpec is Moleculer's retryPolicy.
 type RetrySpec struct {
-	Enabled  bool          `yaml:"enabled" json:"enabled"`
-	Retries  int           `yaml:"retries,omitempty" json:"retries,omitempty"`
-	Delay    time.Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
-	MaxDelay time.Duration `yaml:"maxDelay,omitempty" json:"maxDelay,omitempty"`
-	Factor   float64       `yaml:"factor,omitempty" json:"factor,omitempty"`
+	Enabled  bool           `yaml:"enabled" json:"enabled"`
+	Retries  *int           `yaml:"retries,omitempty" json:"retries,omitempty"`
+	Delay    *time.Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
+	MaxDelay *time.Duration `yaml:"maxDelay,omitempty" json:"maxDelay,omitempty"`
+	Factor   *float64       `yaml:"factor,omitempty" json:"factor,omitempty"`
+}
+
+// Overrides returns the spec as the broker's retry options.
+func (r *RetrySpec) Overrides() retry.Overrides {
+	return retry.Overrides{Enabled: broker.Bool(r.Enabled), Retries: r.Retries, Delay: r.Delay, MaxDelay: r.MaxDelay, Factor: r.Factor}
 }
 
 // BreakerSpec is Moleculer's circuitBreaker.
 type BreakerSpec struct {
-	Enabled         bool          `yaml:"enabled" json:"enabled"`
-	Threshold       float64       `yaml:"threshold,omitempty" json:"threshold,omitempty"`
-	MinRequestCount int           `yaml:"minRequestCount,omitempty" json:"minRequestCount,omitempty"`
-	WindowTime      time.Duration `yaml:"windowTime,omitempty" json:"windowTime,omitempty"`
-	HalfOpenTime    time.Duration `yaml:"halfOpenTime,omitempty" json:"halfOpenTime,omitempty"`
+	Enabled         bool     `yaml:"enabled" json:"enabled"`
+	Threshold       *float64 `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	MinRequestCount *int     `yaml:"minRequestCount,omitempty" json:"minRequestCount,omitempty"`
+	// WindowTime is a duration ("60s"), where Moleculer takes seconds.
+	WindowTime   *time.Duration `yaml:"windowTime,omitempty" json:"windowTime,omitempty"`
+	HalfOpenTime *time.Duration `yaml:"halfOpenTime,omitempty" json:"halfOpenTime,omitempty"`
+}
+
+// Options returns the spec as the broker's circuit-breaker options.
+func (cb *BreakerSpec) Options() broker.CircuitBreakerOptions {
+	return broker.CircuitBreakerOptions{Enabled: broker.Bool(cb.Enabled), Threshold: cb.Threshold, MinRequestCount: cb.MinRequestCount,
+		WindowTime: cb.WindowTime, HalfOpenTime: cb.HalfOpenTime}
 }
 
 // BulkheadSpec is Moleculer's bulkhead.
 type BulkheadSpec struct {
 	Enabled      bool `yaml:"enabled" json:"enabled"`
-	Concurrency  int  `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
-	MaxQueueSize int  `yaml:"maxQueueSize,omitempty" json:"maxQueueSize,omitempty"`
+	Concurrency  *int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	MaxQueueSize *int `yaml:"maxQueueSize,omitempty" json:"maxQueueSize,omitempty"`
+}
+
+// Options returns the spec as the broker's bulkhead options.
+func (bh *BulkheadSpec) Options() broker.BulkheadOptions {
+	return broker.BulkheadOptions{Enabled: broker.Bool(bh.Enabled), Concurrency: bh.Concurrency, MaxQueueSize: bh.MaxQueueSize}
 }
 
 // WorkloadSpec is a group of clients calling one action.

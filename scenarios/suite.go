@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"time"
+
+	"github.com/faultline/faultline/broker"
 )
 
 const (
@@ -16,7 +18,7 @@ func f64(f float64) *float64             { return &f }
 // breaker is the breaker every suite scenario's callers use: Moleculer's options with a
 // small minRequestCount so that a handful of calls trips it.
 func breaker() *BreakerSpec {
-	return &BreakerSpec{Enabled: true, Threshold: 0.5, MinRequestCount: 3, WindowTime: 60 * sec, HalfOpenTime: 5 * sec}
+	return &BreakerSpec{Enabled: true, Threshold: broker.Float(0.5), MinRequestCount: broker.Int(3), WindowTime: broker.Dur(60 * sec), HalfOpenTime: broker.Dur(5 * sec)}
 }
 
 var widget = []Product{{Name: "widget", Price: 10, Stock: 1000}}
@@ -45,7 +47,7 @@ func heartbeats(timeout time.Duration) NodeOptions {
 
 func retrying(o NodeOptions, requestTimeout time.Duration) NodeOptions {
 	o.RequestTimeout = requestTimeout
-	o.Retry = &RetrySpec{Enabled: true, Retries: 2, Delay: 100 * ms}
+	o.Retry = &RetrySpec{Enabled: true, Retries: broker.Int(2), Delay: broker.Dur(100 * ms)}
 	return o
 }
 
@@ -177,7 +179,7 @@ func RetryBackoff() Scenario {
 		Description: "backoff of 100, 200 ms recovers a flaky read; retries under timeouts execute order.create 4 times",
 		Config:      ServiceConfig{Products: widget, Users: []User{{Email: "ann@example.com", Password: "secret-1", Name: "Ann"}}},
 		Nodes: []NodeSpec{
-			{ID: "gateway", Options: NodeOptions{RequestTimeout: sec, Retry: &RetrySpec{Enabled: true, Retries: 3, Delay: 100 * ms, Factor: 2}}},
+			{ID: "gateway", Options: NodeOptions{RequestTimeout: sec, Retry: &RetrySpec{Enabled: true, Retries: broker.Int(3), Delay: broker.Dur(100 * ms), Factor: broker.Float(2)}}},
 			{ID: "order-1", Services: []string{"order", "user"}},
 			{ID: "product-1", Services: []string{"product"}},
 		},
@@ -329,7 +331,7 @@ func BulkheadSaturation() Scenario {
 		Config:      ServiceConfig{Products: widget},
 		Nodes: []NodeSpec{
 			{ID: "gateway"},
-			{ID: "product-1", Services: []string{"product"}, Options: NodeOptions{Bulkhead: &BulkheadSpec{Enabled: true, Concurrency: 2, MaxQueueSize: 4}}},
+			{ID: "product-1", Services: []string{"product"}, Options: NodeOptions{Bulkhead: &BulkheadSpec{Enabled: true, Concurrency: broker.Int(2), MaxQueueSize: broker.Int(4)}}},
 		},
 		Workload: []WorkloadSpec{{Name: "reads", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1}, Rate: 20, Start: sec}},
 		Faults:   []FaultSpec{{Name: "slow reads", Kind: "delay", Action: "product.get", Delay: 500 * ms, Start: 5 * sec, Duration: 5 * sec}},
@@ -350,7 +352,7 @@ func OrderFlow() Scenario {
 	hb := NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: 3 * sec}
 	gw := hb
 	gw.RequestTimeout = 2 * sec
-	gw.Retry = &RetrySpec{Enabled: true, Retries: 4, Delay: 200 * ms, MaxDelay: 2 * sec, Factor: 2}
+	gw.Retry = &RetrySpec{Enabled: true, Retries: broker.Int(4), Delay: broker.Dur(200 * ms), MaxDelay: broker.Dur(2 * sec), Factor: broker.Float(2)}
 	return Scenario{
 		Name: "order-flow", Seed: 12, Duration: 40 * sec,
 		Description: "orders under latency, an order-node crash and restart, a product-node crash and retries: every invariant holds",

@@ -94,8 +94,8 @@ func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 				v.add(p+".options."+field, "must not be negative")
 			}
 		}
-		if cb := o.CircuitBreaker; cb != nil && (cb.Threshold < 0 || cb.Threshold > 1) {
-			v.add(p+".options.circuitBreaker.threshold", "must be between 0 and 1, got %v", cb.Threshold)
+		if cb := o.CircuitBreaker; cb != nil && cb.Threshold != nil && (*cb.Threshold < 0 || *cb.Threshold > 1) {
+			v.add(p+".options.circuitBreaker.threshold", "must be between 0 and 1, got %v", *cb.Threshold)
 		}
 	}
 	for i, w := range s.Workload {

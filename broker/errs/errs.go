@@ -218,6 +218,21 @@ func NameOf(err error) string {
 	return From(err).Name
 }
 
+// Name returns the Moleculer name of err ("RequestTimeoutError", ...): the name of the first
+// *Error in err's chain, wrapped or not, and "" when there is none (a plain Go error, nil).
+// NameOf differs only there: it says "Error", the name Moleculer gives a plain thrown Error.
+func Name(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return ""
+}
+
+// Code returns the code of the first *Error in err's chain (504, 422, ...), 0 when there is
+// none or it has no code.
+func Code(err error) int { return CodeOf(err) }
+
 // IsRetryable reports whether err is marked retryable.
 func IsRetryable(err error) bool {
 	var e *Error

@@ -88,15 +88,19 @@ func (p Policy) Backoff(n int) time.Duration {
 // be made is number attempt and waits Backoff(attempt). It says no when the policy is
 // disabled, err is nil, the check rejects err, or attempt > Retries (that is, 1+Retries
 // attempts have been made; attempt < 1 is also a no).
+//
+// The check is consulted on every failure of an enabled policy, the one that reaches the
+// retry limit included, before the limit is looked at: Moleculer does so (and counts that
+// failure in its retry metrics), so a check with side effects sees every failure.
 func (p Policy) Next(attempt int, err error) (retry bool, wait time.Duration) {
-	if !p.Enabled || err == nil || attempt < 1 || attempt > p.Retries {
+	if !p.Enabled || err == nil || attempt < 1 {
 		return false, 0
 	}
 	check := p.Check
 	if check == nil {
 		check = IsRetryable
 	}
-	if !check(err) {
+	if !check(err) || attempt > p.Retries {
 		return false, 0
 	}
 	return true, p.Backoff(attempt)

@@ -194,3 +194,27 @@ func BenchmarkNext(b *testing.B) {
 		p.Next(1+i%6, err)
 	}
 }
+
+// TestCheckSeesEveryFailure: as in Moleculer's retry middleware, the check runs on every
+// failure of an enabled policy, the one that reaches the limit included; a disabled policy
+// never calls it.
+func TestCheckSeesEveryFailure(t *testing.T) {
+	var seen []int
+	attempt := 0
+	p := enabled()
+	p.Retries = 2
+	p.Check = func(err error) bool { seen = append(seen, attempt); return true }
+	var decisions []bool
+	for attempt = 1; attempt <= 3; attempt++ {
+		again, _ := p.Next(attempt, errRetryable)
+		decisions = append(decisions, again)
+	}
+	assert.Equal(t, []bool{true, true, false}, decisions)
+	assert.Equal(t, []int{1, 2, 3}, seen, "the third failure reached the limit and was still checked")
+
+	seen = nil
+	p.Enabled = false
+	again, _ := p.Next(1, errRetryable)
+	assert.False(t, again)
+	assert.Empty(t, seen, "a disabled policy does not consult its check")
+}

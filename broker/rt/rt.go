@@ -84,3 +84,20 @@ type Rand interface {
 	NormFloat64() float64
 	Uint64() uint64
 }
+
+// FirstRunner is implemented by runtimes that can start a task ahead of everything else
+// runnable (the simulator: Sim.GoFirst), so that what a step causes is observed before the
+// step's caller goes on.
+type FirstRunner interface {
+	GoFirst(name string, fn func())
+}
+
+// GoFirst starts fn with r's GoFirst when it has one, else as an ordinary task (on the real
+// runtime, a goroutine: there is no order to keep between concurrent goroutines).
+func GoFirst(r Runtime, name string, fn func()) {
+	if f, ok := r.(FirstRunner); ok {
+		f.GoFirst(name, fn)
+		return
+	}
+	r.Go(name, fn)
+}

@@ -56,9 +56,11 @@ type Sim struct {
 	idleLimit time.Duration
 
 	runnable []*task
-	timers   timerHeap
-	seq      uint64
-	live     map[uint64]*task // started or runnable, not finished
+	// urgent tasks run before any runnable one, in order (GoFirst).
+	urgent []*task
+	timers timerHeap
+	seq    uint64
+	live   map[uint64]*task // started or runnable, not finished
 
 	current     *task // the task holding the baton; nil when the scheduler runs
 	inTimer     bool  // the scheduler is running a timer callback
@@ -127,6 +129,24 @@ func (s *Sim) Go(name string, fn func()) {
 	t := &task{id: s.seq, name: name, fn: fn, daemon: s.contextDaemon()}
 	s.live[t.id] = t
 	s.runnable = append(s.runnable, t)
+}
+
+// GoFirst starts fn as a new task that runs before every other runnable task. Called from a
+// task, it hands the baton over at once: the caller is parked and resumes as soon as the new
+// task finishes or blocks, before anything else runs, much as a JavaScript caller resumes when
+// the function it called reaches its first await. Called from a timer callback, the new task
+// runs as soon as the callback returns. No random draw is made, so a run stays replayable.
+func (s *Sim) GoFirst(name string, fn func()) {
+	s.seq++
+	t := &task{id: s.seq, name: name, fn: fn, daemon: s.contextDaemon()}
+	s.live[t.id] = t
+	cur := s.current
+	if cur == nil {
+		s.urgent = append([]*task{t}, s.urgent...)
+		return
+	}
+	s.urgent = append([]*task{t, cur}, s.urgent...)
+	s.park("the task it started first, " + name)
 }
 
 func (s *Sim) contextDaemon() bool {
@@ -212,6 +232,12 @@ func (s *Sim) loop(stop func() bool, until time.Time) error {
 		if s.failure != nil {
 			return s.failure
 		}
+		if len(s.urgent) > 0 {
+			t := s.urgent[0]
+			s.urgent = s.urgent[1:]
+			s.runTask(t)
+			continue
+		}
 		if n := len(s.runnable); n > 0 {
 			s.runOne(s.rng.IntN(n))
 			continue
@@ -242,6 +268,10 @@ func (s *Sim) runOne(i int) {
 	t := s.runnable[i]
 	s.runnable[i] = s.runnable[last]
 	s.runnable = s.runnable[:last]
+	s.runTask(t)
+}
+
+func (s *Sim) runTask(t *task) {
 	if !t.daemon {
 		s.lastProgress = s.now
 	}
@@ -363,6 +393,7 @@ func (s *Sim) Close() {
 		s.current = nil
 	}
 	s.runnable = nil
+	s.urgent = nil
 	s.timers = nil
 	goruntime.Gosched()
 }

@@ -3,6 +3,7 @@ package rt_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -206,4 +207,38 @@ func TestSkewedClock(t *testing.T) {
 		assert.Equal(t, rt.Epoch.Add(-2*time.Second), k.Now())
 		assert.Equal(t, rt.Epoch.Add(time.Second), s.Now())
 	}))
+}
+
+// TestGoFirstRunsBeforeEverythingRunnable: from a task, GoFirst runs the new task at once and
+// resumes the caller as soon as it blocks, before tasks that were already runnable; from a
+// timer callback, the new task runs right after the callback, before runnable tasks.
+func TestGoFirstRunsBeforeEverythingRunnable(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		s := rt.NewSim(seed)
+		var order []string
+		err := s.Run(func() {
+			for _, n := range []string{"a", "b", "c"} {
+				s.Go(n, func() { order = append(order, n) })
+			}
+			s.GoFirst("first", func() {
+				order = append(order, "first")
+				s.Sleep(time.Millisecond)
+				order = append(order, "first woke")
+			})
+			order = append(order, "caller")
+			s.AfterFunc(time.Second, func() {
+				s.Go("late", func() { order = append(order, "late") })
+				s.GoFirst("from timer", func() { order = append(order, "from timer") })
+				order = append(order, "timer")
+			})
+			s.Sleep(2 * time.Second)
+		})
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(order), 2)
+		assert.Equal(t, []string{"first", "caller"}, order[:2], "seed %d", seed)
+		i := slices.Index(order, "timer")
+		require.GreaterOrEqual(t, i, 0)
+		assert.Equal(t, []string{"timer", "from timer", "late"}, order[i:], "seed %d", seed)
+		s.Close()
+	}
 }

@@ -25,3 +25,6 @@ func (s *Skewed) Skew() time.Duration { return time.Duration(s.offset.Load()) }
 
 // Now returns the base time plus the offset.
 func (s *Skewed) Now() time.Time { return s.Runtime.Now().Add(s.Skew()) }
+
+// GoFirst forwards to the wrapped runtime's GoFirst (see rt.GoFirst).
+func (s *Skewed) GoFirst(name string, fn func()) { GoFirst(s.Runtime, name, fn) }

@@ -268,3 +268,38 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestBrokerOptionsKeepGivenZeros: the broker-level specs merge over Moleculer's defaults, so a
+// field not given is nil (the default) and a given zero is kept as a value.
+func TestBrokerOptionsKeepGivenZeros(t *testing.T) {
+	s, err := parse(t, `name: t
+duration: 10s
+nodes:
+  - id: gateway
+    options:
+      retryPolicy: {enabled: true, retries: 0, delay: 0s}
+      circuitBreaker: {enabled: true, threshold: 0, minRequestCount: 0}
+      bulkhead: {enabled: true, maxQueueSize: 0}
+`)
+	require.NoError(t, err)
+	o := s.Nodes[0].Options
+	r := o.Retry.Overrides()
+	require.NotNil(t, r.Retries)
+	assert.Equal(t, 0, *r.Retries)
+	require.NotNil(t, r.Delay)
+	assert.Equal(t, time.Duration(0), *r.Delay)
+	assert.Nil(t, r.MaxDelay, "not given: Moleculer's default")
+	assert.Nil(t, r.Factor)
+	cb := o.CircuitBreaker.Options()
+	require.NotNil(t, cb.Threshold)
+	assert.Equal(t, 0.0, *cb.Threshold)
+	require.NotNil(t, cb.MinRequestCount)
+	assert.Equal(t, 0, *cb.MinRequestCount)
+	assert.Nil(t, cb.WindowTime)
+	assert.Nil(t, cb.HalfOpenTime)
+	bh := o.Bulkhead.Options()
+	assert.True(t, *bh.Enabled)
+	assert.Nil(t, bh.Concurrency)
+	require.NotNil(t, bh.MaxQueueSize)
+	assert.Equal(t, 0, *bh.MaxQueueSize)
+}

@@ -29,7 +29,8 @@ type Config struct {
 	// Cache caches find, count, list and get, and makes writes invalidate the cache on
 	// every node.
 	Cache bool
-	// CacheTTL is the cached results' time to live (0: until invalidated).
+	// CacheTTL is the cached results' time to live (0: the broker's CacheDefaults.TTL, by
+	// default none: until invalidated).
 	CacheTTL time.Duration
 	// PageSize is list's default page size (default 10).
 	PageSize int
@@ -156,7 +157,11 @@ func (m *Mixin) cacheOpts(keys ...string) *broker.CacheOptions {
 	if !m.cfg.Cache {
 		return nil
 	}
-	return &broker.CacheOptions{Keys: keys, TTL: m.cfg.CacheTTL}
+	o := &broker.CacheOptions{Keys: keys}
+	if m.cfg.CacheTTL != 0 {
+		o.TTL = broker.Dur(m.cfg.CacheTTL)
+	}
+	return o
 }
 
 // Events returns the mixin's event subscriptions: with Cache, "cache.clean.<Name>", which

@@ -115,7 +115,7 @@ func TestRetryAfterStockReducedButOrderNotPersisted(t *testing.T) {
 			switch spec.Nodes[i].ID {
 			case "gateway":
 				spec.Nodes[i].Options = broker.Options{RequestTimeout: time.Second,
-					Retry: retry.Policy{Enabled: true, Retries: 4, Delay: 100 * time.Millisecond, MaxDelay: time.Second, Factor: 2}}
+					Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(4), Delay: broker.Dur(100 * time.Millisecond), MaxDelay: broker.Dur(time.Second), Factor: broker.Float(2)}}
 			case "products-1", "products-2":
 				spec.Nodes[i].Options = broker.Options{Middlewares: []broker.Middleware{slowFirst("product.reduceStock", 5*time.Second)}}
 			}
@@ -168,7 +168,7 @@ func TestRetryPolicyResendsCreateFourTimes(t *testing.T) {
 			switch spec.Nodes[i].ID {
 			case "gateway":
 				spec.Nodes[i].Options = broker.Options{RequestTimeout: time.Second,
-					Retry: retry.Policy{Enabled: true, Retries: 4, Delay: 100 * time.Millisecond, MaxDelay: time.Second, Factor: 2}}
+					Retry: retry.Overrides{Enabled: broker.Bool(true), Retries: broker.Int(4), Delay: broker.Dur(100 * time.Millisecond), MaxDelay: broker.Dur(time.Second), Factor: broker.Float(2)}}
 			case "orders":
 				spec.Nodes[i].Options = broker.Options{Middlewares: []broker.Middleware{lateAnswers}}
 			}
