@@ -162,15 +162,45 @@ func (a *Memory) InsertMany(ctx context.Context, es []Entity) ([]Entity, error) 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]Entity, len(es))
+	fresh := make([]Entity, len(vals))
 	for i, v := range vals {
+		fresh[i] = a.s.entity(0, v)
+		if err := a.duplicate(fresh[i], 0, fresh[:i]); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Entity, len(es))
+	for i, stored := range fresh {
 		a.lastID++
-		stored := a.s.entity(a.lastID, v)
+		stored[IDField] = a.lastID
 		a.rows[a.lastID] = stored
 		a.order = append(a.order, a.lastID)
 		out[i] = cloneEntity(stored)
 	}
 	return out, nil
+}
+
+// duplicate reports the Unique set e would share with a stored entity other
+// than self, or with one of pending; it must be called with a.mu held. A scan
+// is enough for the table sizes of tests and simulations.
+func (a *Memory) duplicate(e Entity, self int64, pending []Entity) error {
+	if len(a.s.unique) == 0 {
+		return nil
+	}
+	for _, id := range a.order {
+		if id == self {
+			continue
+		}
+		if set := a.s.duplicate(e, a.rows[id]); set != nil {
+			return &DuplicateError{Model: a.s.name, Fields: set}
+		}
+	}
+	for _, o := range pending {
+		if set := a.s.duplicate(e, o); set != nil {
+			return &DuplicateError{Model: a.s.name, Fields: set}
+		}
+	}
+	return nil
 }
 
 func (a *Memory) UpdateByID(ctx context.Context, id any, u Update) (Entity, error) {
@@ -200,6 +230,9 @@ func (a *Memory) UpdateByID(ctx context.Context, id any, u Update) (Entity, erro
 	}
 	if plan.guard != nil && !plan.guard.passes(next[plan.guard.field]) {
 		return nil, ErrGuard
+	}
+	if err := a.duplicate(next, n, nil); err != nil {
+		return nil, err
 	}
 	a.rows[n] = next
 	return cloneEntity(next), nil
