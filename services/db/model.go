@@ -74,25 +74,6 @@ func (s *schema) validate() error {
 	return nil
 }
 
-// duplicate returns the first Unique set in which e and o have equal values,
-// none of them nil, or nil if there is none.
-func (s *schema) duplicate(e, o Entity) []string {
-	for _, set := range s.unique {
-		same := true
-		for _, f := range set {
-			a, b := e[f], o[f]
-			if a == nil || b == nil || !equal(a, b, s.types[f]) {
-				same = false
-				break
-			}
-		}
-		if same {
-			return set
-		}
-	}
-	return nil
-}
-
 func validType(t FieldType) bool {
 	switch t {
 	case TypeString, TypeInt, TypeFloat, TypeBool, TypeJSON, TypeTime:

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/faultline/faultline/services/db"
 	"github.com/faultline/faultline/services/order"
 	"github.com/faultline/faultline/services/product"
+	"github.com/faultline/faultline/services/user"
 	"github.com/faultline/faultline/testutil"
 )
 
@@ -133,11 +135,33 @@ func requireOnceEach(t *testing.T, c *testutil.Cluster, orders, ops db.Adapter, 
 // TestTwoProcessesOneDatabaseOneOrder: two order nodes as two processes would be: each has
 // its own catalog.OpenSQLite of one database file (its own connection pool, its own
 // adapters), so nothing in process memory is shared between them and only the database's
-// unique indexes can decide. Real runtime, real goroutines, real SQLite locking.
+// unique indexes can decide. Real runtime, real goroutines, real SQLite locking; and the
+// same on PostgreSQL when POSTGRES_DSN is set (a subtest that exists only then).
 func TestTwoProcessesOneDatabaseOneOrder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shop.db")
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "shop.db")
+		twoProcesses(t, func() (*catalog.Stores, error) { return catalog.OpenSQLite(path) })
+	})
+	if dsn := os.Getenv("POSTGRES_DSN"); dsn != "" {
+		t.Run("postgres", func(t *testing.T) {
+			prefix := fmt.Sprintf("e2e%d_race_", os.Getpid())
+			t.Cleanup(func() {
+				conn, err := db.OpenPostgres(dsn)
+				require.NoError(t, err)
+				defer conn.Close()
+				for _, m := range []db.Model{user.Model, product.Model, product.OpsModel, order.Model} {
+					_, err := conn.Exec(`DROP TABLE IF EXISTS "` + prefix + m.Name + `"`)
+					assert.NoError(t, err)
+				}
+			})
+			twoProcesses(t, func() (*catalog.Stores, error) { return catalog.OpenPostgres(dsn, prefix) })
+		})
+	}
+}
+
+func twoProcesses(t *testing.T, openStores func() (*catalog.Stores, error)) {
 	open := func() *catalog.Resources {
-		st, err := catalog.OpenSQLite(path)
+		st, err := openStores()
 		require.NoError(t, err)
 		r := &catalog.Resources{BcryptCost: bcrypt.MinCost, Stores: st}
 		t.Cleanup(func() { assert.NoError(t, r.Close()) })
