@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/faultline/faultline/broker"
@@ -46,8 +45,7 @@ var ActionNames = []string{"find", "count", "list", "create", "insert", "get", "
 // Mixin provides CRUD actions over an adapter, and the adapter itself to the service's
 // other handlers with errors mapped to Moleculer's.
 type Mixin struct {
-	cfg  Config
-	lock *sync.Mutex
+	cfg Config
 }
 
 // New returns a mixin for cfg.
@@ -58,7 +56,7 @@ func New(cfg Config) *Mixin {
 	if cfg.MaxPageSize <= 0 {
 		cfg.MaxPageSize = 100
 	}
-	return &Mixin{cfg: cfg, lock: lockFor(cfg.Adapter)}
+	return &Mixin{cfg: cfg}
 }
 
 // Config returns the mixin's configuration, defaults applied.
@@ -66,27 +64,6 @@ func (m *Mixin) Config() Config { return m.cfg }
 
 // Adapter returns the raw adapter (errors not mapped).
 func (m *Mixin) Adapter() db.Adapter { return m.cfg.Adapter }
-
-// locks serialises Exclusive sections per adapter, process-wide.
-var locks sync.Map // db.Adapter -> *sync.Mutex
-
-func lockFor(a db.Adapter) *sync.Mutex {
-	if a == nil {
-		return &sync.Mutex{}
-	}
-	l, _ := locks.LoadOrStore(a, &sync.Mutex{})
-	return l.(*sync.Mutex)
-}
-
-// Exclusive runs fn while no other Exclusive section on the same adapter runs in this
-// process: a check-then-write such as "no entity with this key yet, then insert" is atomic
-// against every other such section. fn must only use storage: it must not call, emit,
-// sleep or otherwise wait on the runtime, because it holds a lock.
-func (m *Mixin) Exclusive(fn func() error) error {
-	m.lock.Lock()
-	defer m.lock.Unlock()
-	return fn()
-}
 
 // Actions returns the CRUD actions, all of them or only the named ones (see ActionNames).
 func (m *Mixin) Actions(names ...string) map[string]broker.Action {

@@ -280,3 +280,49 @@ func TestMergeKeepsServiceActions(t *testing.T) {
 	assert.Contains(t, s.Events, "cache.clean.things")
 	assert.Panics(t, func() { m.Actions("nope") })
 }
+
+// TestDuplicateIsConflict: a unique set violation, on every adapter, is a 409 DUPLICATE_KEY
+// naming the set, from create, insert and update alike, and a failed write broadcasts
+// nothing.
+func TestDuplicateIsConflict(t *testing.T) {
+	named := db.Model{Name: "named", Fields: things.Fields, Unique: [][]string{{"name"}}}
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) db.Adapter
+	}{
+		{"memory", func(t *testing.T) db.Adapter { return db.NewMemory(named) }},
+		{"sqlite", func(t *testing.T) db.Adapter {
+			conn, err := db.OpenSQLite(fmt.Sprintf("file:crud_test_%d?mode=memory&cache=shared", seq.Add(1)))
+			require.NoError(t, err)
+			t.Cleanup(func() { conn.Close() })
+			return db.NewSQL(conn, db.SQLite, named)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.open(t)
+			require.NoError(t, a.Connect(t.Context()))
+			m := newMixin(a, true)
+			c := svcmock.NewCaller(t)
+			expectClean(c, 2)
+			_, err := m.CreateEntity(t.Context(), c, map[string]any{"name": "apple"})
+			require.NoError(t, err)
+			_, err = m.CreateEntity(t.Context(), c, map[string]any{"name": "banana"})
+			require.NoError(t, err)
+
+			quiet := svcmock.NewCaller(t) // no expectation: a broadcast fails the test
+			_, err = m.CreateEntity(t.Context(), quiet, map[string]any{"name": "apple"})
+			e := requireErr(t, err, "MoleculerClientError", 409, "DUPLICATE_KEY")
+			assert.Equal(t, map[string]any{"fields": []string{"name"}}, e.Data)
+			assert.ErrorIs(t, err, crud.ErrDuplicateKey)
+			assert.NotErrorIs(t, err, crud.ErrEntityNotFound)
+			_, err = m.InsertEntities(t.Context(), quiet, map[string]any{"entities": []any{
+				map[string]any{"name": "cherry"}, map[string]any{"name": "banana"}}})
+			requireErr(t, err, "MoleculerClientError", 409, "DUPLICATE_KEY")
+			_, err = m.UpdateEntity(t.Context(), quiet, 2, map[string]any{"name": "apple"})
+			requireErr(t, err, "MoleculerClientError", 409, "DUPLICATE_KEY")
+			n, err := m.Count(t.Context(), nil)
+			require.NoError(t, err)
+			assert.Equal(t, 2, n)
+		})
+	}
+}

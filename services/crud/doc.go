@@ -46,13 +46,15 @@
 //	Config.Validate rejects an entity         ValidationError        422  VALIDATION_ERROR  (or the *errs.Error Validate returned)
 //	unknown field, bad value or bad query     ValidationError        422  VALIDATION_ERROR  data [{type: "unknownField"|"invalid", message}]
 //	insert without entity or entities         ValidationError        422  VALIDATION_ERROR
+//	a db.Model.Unique set already taken       MoleculerClientError   409  DUPLICATE_KEY     data {fields}
 //	storage failure                           MoleculerError         500  DB_ERROR          (not retryable)
 //
 // # Uniqueness
 //
-// The db adapters have no unique indexes. [Mixin.Exclusive] runs a check-then-write
-// section (for example "no user with this email, then insert") while no other Exclusive
-// section on the same adapter runs in this process. Clusters built by package testutil share
-// one adapter per model across their nodes, so that is atomic cluster-wide there; services
-// spread over several OS processes need a database constraint instead.
+// A check-then-write ("no user with this email yet, then insert") is not atomic across
+// nodes, and no in-process lock can make it so when the nodes are separate processes on one
+// database. Declare the field set unique instead (db.Model.Unique): every adapter enforces
+// it in the storage, the write that loses the race fails with DUPLICATE_KEY (match it with
+// errors.Is(err, ErrDuplicateKey)), and the handler decides what losing means, for example
+// returning the entity that won.
 package crud

@@ -21,6 +21,19 @@ func EntityNotFound(id any) *errs.Error {
 		Data: map[string]any{"id": id}}
 }
 
+// TypeDuplicateKey is the type of the error a Unique set violation gives.
+const TypeDuplicateKey = "DUPLICATE_KEY"
+
+// ErrDuplicateKey matches any DUPLICATE_KEY MoleculerClientError with errors.Is.
+var ErrDuplicateKey = &errs.Error{Name: errs.NameClientError, Type: TypeDuplicateKey}
+
+// DuplicateKey is MoleculerClientError 409 DUPLICATE_KEY with data {fields}: a write would
+// have given two entities the same values in a unique set of the model (db.Model.Unique).
+func DuplicateKey(fields []string) *errs.Error {
+	return errs.Client("Entity with the same unique fields already exists.", 409, TypeDuplicateKey,
+		map[string]any{"fields": fields})
+}
+
 // Invalid returns a ValidationError (422 VALIDATION_ERROR) about one field, shaped like the
 // broker validator's: data is [{type, message, field, actual}]. Entity validators use it.
 func Invalid(field, message string, actual any) *errs.Error {
@@ -35,16 +48,20 @@ func Invalid(field, message string, actual any) *errs.Error {
 const EntityValidationMessage = "Entity validation error!"
 
 // StorageError maps an adapter error to the error an action returns: ErrNotFound becomes
-// EntityNotFoundError for id, unknown fields and invalid values ValidationError, anything
-// else a non-retryable MoleculerError 500 DB_ERROR. *errs.Error values pass unchanged.
+// EntityNotFoundError for id, ErrDuplicate a DuplicateKey conflict, unknown fields and
+// invalid values ValidationError, anything else a non-retryable MoleculerError 500
+// DB_ERROR. *errs.Error values pass unchanged.
 func StorageError(err error, id any) error {
 	if err == nil {
 		return nil
 	}
 	var e *errs.Error
+	var dup *db.DuplicateError
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &dup):
+		return DuplicateKey(dup.Fields)
 	case errors.Is(err, db.ErrNotFound):
 		return EntityNotFound(id)
 	case errors.Is(err, db.ErrUnknownField):

@@ -101,3 +101,32 @@ func postgresFactory(t *testing.T, dsn string) dbtest.NewAdapterFunc {
 		return db.NewSQL(conn, db.Postgres, m)
 	}
 }
+
+// TestConnectAddsUniqueIndex: a model that gains a Unique set gets its index on
+// an existing table at Connect, and rows that already violate it make Connect
+// fail with ErrDuplicate instead of leaving the set unenforced.
+func TestConnectAddsUniqueIndex(t *testing.T) {
+	conn, err := db.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))
+	require.NoError(t, err)
+	defer conn.Close()
+	plain := db.Model{Name: "users", Fields: []db.Field{{Name: "email", Type: db.TypeString}}}
+	unique := plain
+	unique.Unique = [][]string{{"email"}}
+
+	old := db.NewSQL(conn, db.SQLite, plain)
+	require.NoError(t, old.Connect(t.Context()))
+	_, err = old.InsertMany(t.Context(), []db.Entity{{"email": "a@x"}, {"email": "b@x"}})
+	require.NoError(t, err)
+	upgraded := db.NewSQL(conn, db.SQLite, unique)
+	require.NoError(t, upgraded.Connect(t.Context()))
+	_, err = upgraded.Insert(t.Context(), db.Entity{"email": "a@x"})
+	require.ErrorIs(t, err, db.ErrDuplicate)
+
+	dup := db.NewSQL(conn, db.SQLite, db.Model{Name: "dups", Fields: plain.Fields})
+	require.NoError(t, dup.Connect(t.Context()))
+	_, err = dup.InsertMany(t.Context(), []db.Entity{{"email": "a@x"}, {"email": "a@x"}})
+	require.NoError(t, err)
+	err = db.NewSQL(conn, db.SQLite, db.Model{Name: "dups", Fields: plain.Fields, Unique: unique.Unique}).Connect(t.Context())
+	require.ErrorIs(t, err, db.ErrDuplicate)
+	require.Contains(t, err.Error(), "unique index on existing rows")
+}

@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,6 +65,45 @@ func BenchmarkFindByID(b *testing.B) {
 			for b.Loop() {
 				i++
 				if _, err := a.FindByID(b.Context(), int64(i%n+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInsertUnique inserts (and removes again, so the size stays put) one entity into a
+// table of 1000 with a two-field unique set: the cost of the duplicate check.
+func BenchmarkInsertUnique(b *testing.B) {
+	m := db.Model{Name: "keyed", Fields: []db.Field{{Name: "userId", Type: db.TypeInt}, {Name: "key", Type: db.TypeString}},
+		Unique: [][]string{{"userId", "key"}}}
+	for name, open := range map[string]func(b *testing.B) db.Adapter{
+		"memory": func(b *testing.B) db.Adapter { return db.NewMemory(m) },
+		"sqlite": func(b *testing.B) db.Adapter {
+			conn, err := db.OpenSQLite(":memory:")
+			require.NoError(b, err)
+			b.Cleanup(func() { conn.Close() })
+			return db.NewSQL(conn, db.SQLite, m)
+		},
+	} {
+		b.Run(name, func(b *testing.B) {
+			a := open(b)
+			require.NoError(b, a.Connect(b.Context()))
+			const n = 1000
+			es := make([]db.Entity, n)
+			for i := range es {
+				es[i] = db.Entity{"userId": i % 10, "key": fmt.Sprint("k", i)}
+			}
+			_, err := a.InsertMany(b.Context(), es)
+			require.NoError(b, err)
+			e := db.Entity{"userId": 3, "key": "fresh"}
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := a.Insert(b.Context(), e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.RemoveByID(b.Context(), got["id"]); err != nil {
 					b.Fatal(err)
 				}
 			}

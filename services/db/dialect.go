@@ -2,10 +2,14 @@ package db
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
 )
 
 // Dialect selects the SQL flavour a SQL adapter speaks.
@@ -143,4 +147,21 @@ func decode(t FieldType, v any) (any, error) {
 		return nil, fmt.Errorf("decode %s column: %w", t, err)
 	}
 	return c, nil
+}
+
+// Unique-violation codes: SQLite's extended result code SQLITE_CONSTRAINT_UNIQUE
+// and PostgreSQL's SQLSTATE unique_violation.
+const (
+	sqliteConstraintUnique = 2067
+	pgUniqueViolation      = "23505"
+)
+
+// isUniqueViolation tells whether a driver error is a unique index violation.
+func (d Dialect) isUniqueViolation(err error) bool {
+	if d == Postgres {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == pgUniqueViolation
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqliteConstraintUnique
 }

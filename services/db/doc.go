@@ -16,6 +16,11 @@
 //     every sort ends with "id" ascending, so pages are deterministic.
 //   - Search: case-insensitive for ASCII letters only, the common denominator
 //     of SQLite's lower() and a byte-wise collation.
+//   - Uniqueness: each [Model.Unique] set is enforced by the storage (a
+//     unique index in SQL), NULLs exempt as in SQL, and a violation is
+//     [ErrDuplicate] with a [DuplicateError] naming the set. It is the one
+//     check-then-write that needs no lock: two processes inserting the same
+//     key race on the database and exactly one wins.
 //
 // The shared conformance suite lives in package dbtest.
 package db

@@ -2,8 +2,12 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Memory is an in-process Adapter for tests and the deterministic simulator.
@@ -17,6 +21,7 @@ type Memory struct {
 	rows   map[int64]Entity // canonical values, never shared outside
 	order  []int64          // ascending ids: scans are deterministic
 	lastID int64
+	unique []map[string]int64 // per Model.Unique set: uniqueKey → id
 }
 
 var _ Adapter = (*Memory)(nil)
@@ -24,7 +29,16 @@ var _ Adapter = (*Memory)(nil)
 // NewMemory returns an empty in-memory store for m. An invalid model is
 // reported by Connect and by every operation.
 func NewMemory(m Model) *Memory {
-	return &Memory{s: newSchema(m), rows: map[int64]Entity{}}
+	a := &Memory{s: newSchema(m), rows: map[int64]Entity{}}
+	a.clearUnique()
+	return a
+}
+
+func (a *Memory) clearUnique() {
+	a.unique = make([]map[string]int64, len(a.s.unique))
+	for i := range a.unique {
+		a.unique[i] = map[string]int64{}
+	}
 }
 
 // Connect only reports an invalid model; there is nothing to connect to.
@@ -162,15 +176,82 @@ func (a *Memory) InsertMany(ctx context.Context, es []Entity) ([]Entity, error) 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]Entity, len(es))
+	fresh := make([]Entity, len(vals))
+	batch := make([]map[string]bool, len(a.unique))
 	for i, v := range vals {
+		fresh[i] = a.s.entity(0, v)
+		for j, set := range a.s.unique {
+			k, ok := uniqueKey(set, fresh[i])
+			if !ok {
+				continue
+			}
+			if _, taken := a.unique[j][k]; taken || batch[j][k] {
+				return nil, &DuplicateError{Model: a.s.name, Fields: set}
+			}
+			if batch[j] == nil {
+				batch[j] = map[string]bool{}
+			}
+			batch[j][k] = true
+		}
+	}
+	out := make([]Entity, len(es))
+	for i, stored := range fresh {
 		a.lastID++
-		stored := a.s.entity(a.lastID, v)
+		stored[IDField] = a.lastID
 		a.rows[a.lastID] = stored
 		a.order = append(a.order, a.lastID)
+		a.index(stored, a.lastID)
 		out[i] = cloneEntity(stored)
 	}
 	return out, nil
+}
+
+// index records e's unique keys as held by id; unindex forgets them. Both must be called
+// with a.mu held.
+func (a *Memory) index(e Entity, id int64) {
+	for j, set := range a.s.unique {
+		if k, ok := uniqueKey(set, e); ok {
+			a.unique[j][k] = id
+		}
+	}
+}
+
+func (a *Memory) unindex(e Entity) {
+	for j, set := range a.s.unique {
+		if k, ok := uniqueKey(set, e); ok {
+			delete(a.unique[j], k)
+		}
+	}
+}
+
+// uniqueKey encodes e's canonical values of a unique set so that two keys are equal exactly
+// when the values are (strings quoted, so no value can fake a separator; -0 is 0, as SQL
+// compares it). ok is false when a value is nil: the set does not constrain e.
+func uniqueKey(set []string, e Entity) (key string, ok bool) {
+	var b strings.Builder
+	for _, f := range set {
+		switch v := e[f].(type) {
+		case nil:
+			return "", false
+		case string:
+			b.WriteString(strconv.Quote(v))
+		case int64:
+			b.WriteString(strconv.FormatInt(v, 10))
+		case float64:
+			if v == 0 {
+				v = 0
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		case bool:
+			b.WriteString(strconv.FormatBool(v))
+		case time.Time:
+			b.WriteString(strconv.FormatInt(v.UnixMicro(), 10))
+		default: // JSON fields are rejected by the schema
+			b.WriteString(fmt.Sprintf("%#v", v))
+		}
+		b.WriteByte(',')
+	}
+	return b.String(), true
 }
 
 func (a *Memory) UpdateByID(ctx context.Context, id any, u Update) (Entity, error) {
@@ -201,6 +282,15 @@ func (a *Memory) UpdateByID(ctx context.Context, id any, u Update) (Entity, erro
 	if plan.guard != nil && !plan.guard.passes(next[plan.guard.field]) {
 		return nil, ErrGuard
 	}
+	for j, set := range a.s.unique {
+		if k, ok := uniqueKey(set, next); ok {
+			if holder, taken := a.unique[j][k]; taken && holder != n {
+				return nil, &DuplicateError{Model: a.s.name, Fields: set}
+			}
+		}
+	}
+	a.unindex(cur)
+	a.index(next, n)
 	a.rows[n] = next
 	return cloneEntity(next), nil
 }
@@ -220,6 +310,7 @@ func (a *Memory) RemoveByID(ctx context.Context, id any) (Entity, error) {
 		return nil, ErrNotFound
 	}
 	delete(a.rows, n)
+	a.unindex(e)
 	if i, found := slices.BinarySearch(a.order, n); found {
 		a.order = slices.Delete(a.order, i, i+1)
 	}
@@ -235,5 +326,6 @@ func (a *Memory) Clear(ctx context.Context) (int, error) {
 	n := len(a.rows)
 	a.rows = map[int64]Entity{}
 	a.order = nil
+	a.clearUnique()
 	return n, nil
 }

@@ -15,6 +15,7 @@ type schema struct {
 	fields []Field              // declared order, "id" excluded
 	types  map[string]FieldType // includes "id"
 	index  map[string]int       // position in fields
+	unique [][]string           // Model.Unique, validated
 	err    error
 }
 
@@ -24,6 +25,10 @@ func newSchema(m Model) *schema {
 		fields: slices.Clone(m.Fields),
 		types:  map[string]FieldType{IDField: TypeInt},
 		index:  make(map[string]int, len(m.Fields)),
+		unique: make([][]string, len(m.Unique)),
+	}
+	for i, set := range m.Unique {
+		s.unique[i] = slices.Clone(set)
 	}
 	s.err = s.validate()
 	return s
@@ -47,6 +52,24 @@ func (s *schema) validate() error {
 		}
 		s.types[f.Name] = f.Type
 		s.index[f.Name] = i
+	}
+	for _, set := range s.unique {
+		if len(set) == 0 {
+			return fmt.Errorf("%w: model %q: empty unique set", ErrInvalid, s.name)
+		}
+		for i, f := range set {
+			t, declared := s.types[f]
+			switch {
+			case f == IDField:
+				return fmt.Errorf("%w: model %q: unique set %v: %q is unique already", ErrInvalid, s.name, set, IDField)
+			case !declared:
+				return fmt.Errorf("%w: model %q: unique set %v: %w %q", ErrInvalid, s.name, set, ErrUnknownField, f)
+			case t == TypeJSON:
+				return fmt.Errorf("%w: model %q: unique set %v: JSON field %q cannot be compared", ErrInvalid, s.name, set, f)
+			case slices.Contains(set[:i], f):
+				return fmt.Errorf("%w: model %q: unique set %v names %q twice", ErrInvalid, s.name, set, f)
+			}
+		}
 	}
 	return nil
 }

@@ -3,8 +3,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // SQL is an Adapter over database/sql for SQLite and PostgreSQL. All values
@@ -60,8 +64,10 @@ func NewSQL(db *sql.DB, dialect Dialect, m Model) *SQL {
 	return a
 }
 
-// Connect creates the table if it does not exist. An existing table is used
-// as is; its columns are not checked or migrated.
+// Connect creates the table and the unique index of each Model.Unique set if
+// they do not exist. An existing table is used as is: its columns are not
+// checked or migrated, but a missing index is added, which fails with
+// ErrDuplicate if stored rows already violate it.
 func (a *SQL) Connect(ctx context.Context) error {
 	if a.err != nil {
 		return a.err
@@ -74,13 +80,71 @@ func (a *SQL) Connect(ctx context.Context) error {
 	if _, err := a.db.ExecContext(ctx, stmt); err != nil {
 		return a.wrap("connect", err)
 	}
+	for _, set := range a.s.unique {
+		cols := make([]string, len(set))
+		for i, f := range set {
+			cols[i] = quote(f)
+		}
+		stmt := "CREATE UNIQUE INDEX IF NOT EXISTS " + quote(a.indexName(set)) + " ON " + a.table + " (" + strings.Join(cols, ", ") + ")"
+		if _, err := a.db.ExecContext(ctx, stmt); err != nil {
+			return a.wrap("connect: unique index on existing rows", err)
+		}
+	}
+	return nil
+}
+
+// maxIdent is PostgreSQL's identifier length; longer names would be truncated
+// silently and could collide.
+const maxIdent = 63
+
+// indexName names a Unique set's index after the table, because PostgreSQL
+// index names share one namespace per schema.
+func (a *SQL) indexName(set []string) string {
+	name := a.s.name + "_" + strings.Join(set, "_") + "_key"
+	if len(name) <= maxIdent {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%s_%08x", name[:maxIdent-9], h.Sum32())
+}
+
+// duplicateFields finds which Unique set the database says was violated.
+func (a *SQL) duplicateFields(err error) []string {
+	if a.d == Postgres {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			for _, set := range a.s.unique {
+				if a.indexName(set) == pe.ConstraintName {
+					return set
+				}
+			}
+		}
+		return nil
+	}
+	// SQLite names the columns: "UNIQUE constraint failed: orders.userId, orders.idempotencyKey".
+	msg := err.Error()
+	for _, set := range a.s.unique {
+		cols := make([]string, len(set))
+		for i, f := range set {
+			cols[i] = a.s.name + "." + f
+		}
+		if strings.HasSuffix(strings.TrimSuffix(msg, " (2067)"), ": "+strings.Join(cols, ", ")) {
+			return set
+		}
+	}
 	return nil
 }
 
 // Disconnect does nothing: the *sql.DB belongs to the caller, who closes it.
 func (a *SQL) Disconnect() error { return nil }
 
+// wrap names the model and operation; a unique violation becomes a
+// *DuplicateError, whatever the dialect.
 func (a *SQL) wrap(op string, err error) error {
+	if a.d.isUniqueViolation(err) {
+		err = &DuplicateError{Model: a.s.name, Fields: a.duplicateFields(err)}
+	}
 	return fmt.Errorf("db: %s %s: %w", a.s.name, op, err)
 }
 

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Entity is one stored record keyed by field name. Adapters return fresh maps,
@@ -31,6 +33,13 @@ const IDField = "id"
 type Model struct {
 	Name   string
 	Fields []Field
+	// Unique lists sets of fields whose values no two entities may share. The
+	// storage enforces them (SQL adapters create a unique index per set on
+	// Connect), so they hold for every process using the same database, with
+	// no lock in between: of two racing inserts one wins and the other fails
+	// with ErrDuplicate. As in SQL, an entity with nil in any field of a set
+	// is not constrained by it. JSON fields cannot be part of a set.
+	Unique [][]string
 }
 
 // Field is one declared column of a Model.
@@ -88,7 +97,30 @@ var (
 	ErrUnknownField = errors.New("db: unknown field")
 	// ErrInvalid: a value, operator, sort, model or update that cannot be used.
 	ErrInvalid = errors.New("db: invalid argument")
+	// ErrDuplicate: an insert or update would give two entities the same
+	// values in one of the model's Unique sets; nothing changed. The error is
+	// (or wraps) a *DuplicateError naming the set.
+	ErrDuplicate = errors.New("db: duplicate key")
 )
+
+// DuplicateError reports a violated Unique set. errors.Is(err, ErrDuplicate)
+// matches it.
+type DuplicateError struct {
+	Model string
+	// Fields is the violated set, as declared; nil when the database reported
+	// a unique index the model does not declare.
+	Fields []string
+}
+
+func (e *DuplicateError) Error() string {
+	if e.Fields == nil {
+		return fmt.Sprintf("%v: model %q, a unique index the model does not declare", ErrDuplicate, e.Model)
+	}
+	return fmt.Sprintf("%v: model %q, unique (%s)", ErrDuplicate, e.Model, strings.Join(e.Fields, ", "))
+}
+
+// Is makes errors.Is(err, ErrDuplicate) true.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 
 // Adapter is the storage contract shared by all adapters. Every method is
 // safe for concurrent use.
@@ -107,7 +139,8 @@ type Adapter interface {
 	FindByIDs(ctx context.Context, ids []any) ([]Entity, error)
 	Count(ctx context.Context, q Query) (int, error)
 	Insert(ctx context.Context, e Entity) (Entity, error)
-	// InsertMany is all-or-nothing.
+	// InsertMany is all-or-nothing, also when one of its entities is a
+	// duplicate of another or of a stored one.
 	InsertMany(ctx context.Context, es []Entity) ([]Entity, error)
 	// UpdateByID returns the updated entity; ErrNotFound wins over ErrGuard.
 	UpdateByID(ctx context.Context, id any, u Update) (Entity, error)

@@ -16,9 +16,13 @@
 // event. The stock reduction carries the operation key "order:<userId>:<key>", which
 // product.reduceStock applies at most once; so when a first attempt reduced the stock but
 // failed or timed out before persisting its order, the retry's reduction is a no-op and the
-// retry persists the one order. Persisting checks the key again inside an Exclusive section,
-// so concurrent attempts with one key persist one order. Without a key, the operation key is
-// the call's context ID, which protects the inner reduceStock call's own retries only.
+// retry persists the one order. Concurrent attempts with one key, on one node or several,
+// even several processes sharing the database, persist one order because the store says
+// so, not a lock: (userId, idempotencyKey) is a unique set of Model, so of the racing
+// inserts exactly one wins, and each loser returns the winner's order (no event: the winner
+// emitted it) after a reduceStock that was a replay of the winner's. Without a key, the
+// operation key is the call's context ID, which protects the inner reduceStock call's own
+// retries only.
 //
 // Stock is reduced by create itself, never by an order.created handler, so a redelivered
 // order.created cannot reduce it twice.
@@ -69,7 +73,7 @@ var Model = db.Model{Name: "orders", Fields: []db.Field{
 	{Name: "idempotencyKey", Type: db.TypeString},
 	{Name: "createdAt", Type: db.TypeTime},
 	{Name: "updatedAt", Type: db.TypeTime},
-}}
+}, Unique: [][]string{{"userId", "idempotencyKey"}}}
 
 // Config configures the service.
 type Config struct {
@@ -229,34 +233,20 @@ func (s *Service) Create(ctx context.Context, c svc.Caller, now time.Time, u *us
 	if key != "" {
 		order["idempotencyKey"] = key
 	}
-	created := false
-	err = s.crud.Exclusive(func() error {
-		if key != "" {
-			existing, err := s.crud.FindOne(ctx, db.Query{"userId": u.UserID, "idempotencyKey": key})
-			if err == nil {
-				order = existing
-				return nil
-			}
-			if !errors.Is(err, crud.ErrEntityNotFound) {
-				return err
-			}
-		}
-		stored, err := s.crud.Insert(ctx, order)
-		if err != nil {
-			return err
-		}
-		order, created = stored, true
-		return nil
-	})
+	stored, err := s.crud.Insert(ctx, order)
+	if key != "" && errors.Is(err, crud.ErrDuplicateKey) {
+		// A concurrent create with this key, on any node, persisted first: its order is the
+		// one order of the key, and this attempt's reduction was a replay of its reduction.
+		return s.crud.FindOne(ctx, db.Query{"userId": u.UserID, "idempotencyKey": key})
+	}
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		svc.Record(ctx, journal.DomainOrder, map[string]any{"id": order["id"], "key": OpKey(u.UserID, key, in.CallID),
-			"product": in.ProductID, "quantity": in.Quantity})
-		if err := c.Emit("order.created", map[string]any{"order": order}); err != nil {
-			return nil, err
-		}
+	order = stored
+	svc.Record(ctx, journal.DomainOrder, map[string]any{"id": order["id"], "key": OpKey(u.UserID, key, in.CallID),
+		"product": in.ProductID, "quantity": in.Quantity})
+	if err := c.Emit("order.created", map[string]any{"order": order}); err != nil {
+		return nil, err
 	}
 	return order, nil
 }

@@ -8,9 +8,10 @@
 //
 // reduceStock is one guarded storage update (stock -= quantity only if the result is ≥ 0),
 // so concurrent reductions never oversell and stock never goes below zero. With an opKey the
-// reduction is applied at most once: the key is recorded with the reduction, and a repeated
-// call with that key changes nothing and returns the product as it is (its "replayed" field
-// tells). order.create passes a key derived from the order, so a retried create or a retried
+// reduction is applied at most once: the key is recorded with the reduction in a table where
+// it is unique (a unique index, so it holds across processes sharing the database, see
+// ReduceStock), and a repeated call with that key changes nothing and returns the product as
+// it is (its "replayed" field tells). order.create passes a key derived from the order, so a retried create or a retried
 // reduceStock call reduces stock exactly once.
 //
 // Every write (create, insert, update, remove, an applied reduceStock) broadcasts
@@ -51,13 +52,14 @@ var Model = db.Model{Name: "products", Fields: []db.Field{
 	{Name: "stock", Type: db.TypeInt},
 }}
 
-// OpsModel records applied stock operations by key.
+// OpsModel records applied stock operations by key; the key is unique, which is what makes
+// a keyed reduction apply at most once across nodes and processes.
 var OpsModel = db.Model{Name: "stock_ops", Fields: []db.Field{
 	{Name: "key", Type: db.TypeString},
 	{Name: "productId", Type: db.TypeInt},
 	{Name: "quantity", Type: db.TypeInt},
 	{Name: "appliedAt", Type: db.TypeTime},
-}}
+}, Unique: [][]string{{"key"}}}
 
 // PublicFields are the fields actions return.
 var PublicFields = []string{"id", "name", "description", "price", "stock"}
@@ -180,64 +182,84 @@ func OpKeyConflict(key string) *errs.Error {
 // ReduceStock takes quantity off the product's stock, atomically and never below zero,
 // at most once per opKey, and invalidates the product cache when it changed something.
 // The result is the product, with "replayed": true when the opKey had already been applied.
+//
+// At most once rests on the store, not on a lock: OpsModel's key is unique, so of two
+// calls with one key racing from any nodes or processes, exactly one records the key. The
+// reduction is applied first (one guarded update) and recorded second; the call that loses
+// the race for the record undoes its own reduction and answers as a replay. Meanwhile the
+// stock is briefly lower by that quantity, which can only make a concurrent reduction fail
+// with INSUFFICIENT_STOCK, never oversell.
 func (s *Service) ReduceStock(ctx context.Context, c svc.Caller, now time.Time, in ReduceStockInput) (db.Entity, error) {
 	if in.Quantity <= 0 {
 		return nil, crud.Invalid("quantity", "The 'quantity' field must be a positive number.", in.Quantity)
 	}
-	var p db.Entity
-	replayed := false
-	err := s.ops.Exclusive(func() error {
-		if in.OpKey != "" {
-			op, err := s.ops.FindOne(ctx, db.Query{"key": in.OpKey})
-			switch {
-			case err == nil:
-				if op["productId"] != in.ID || op["quantity"] != in.Quantity {
-					return OpKeyConflict(in.OpKey)
-				}
-				replayed = true
-				p, err = s.crud.FindByID(ctx, in.ID)
-				return err
-			case !errors.Is(err, crud.ErrEntityNotFound):
-				return err
-			}
+	if in.OpKey != "" {
+		if p, found, err := s.replay(ctx, in); found || err != nil {
+			return p, err
 		}
-		var err error
-		p, err = s.crud.UpdateByID(ctx, in.ID, db.Update{
-			Inc:   map[string]float64{"stock": -float64(in.Quantity)},
-			Guard: &db.Guard{Field: "stock", Min: 0},
-		})
-		if errors.Is(err, db.ErrGuard) {
-			cur, ferr := s.crud.FindByID(ctx, in.ID)
-			if ferr != nil {
-				return ferr
-			}
-			avail, _ := cur["stock"].(int64)
-			return InsufficientStock(avail, in.Quantity)
-		}
-		if err != nil {
-			return err
-		}
-		if in.OpKey != "" {
-			if _, err := s.ops.Insert(ctx, db.Entity{"key": in.OpKey, "productId": in.ID, "quantity": in.Quantity, "appliedAt": now}); err != nil {
-				// Without its record the reduction could be applied again: undo it.
-				_, _ = s.crud.UpdateByID(ctx, in.ID, db.Update{Inc: map[string]float64{"stock": float64(in.Quantity)}})
-				return err
-			}
-		}
-		return nil
+	}
+	p, err := s.crud.UpdateByID(ctx, in.ID, db.Update{
+		Inc:   map[string]float64{"stock": -float64(in.Quantity)},
+		Guard: &db.Guard{Field: "stock", Min: 0},
 	})
+	if errors.Is(err, db.ErrGuard) {
+		if in.OpKey != "" {
+			// A call with this key may have taken the last stock since the check above.
+			if p, found, err := s.replay(ctx, in); found || err != nil {
+				return p, err
+			}
+		}
+		cur, ferr := s.crud.FindByID(ctx, in.ID)
+		if ferr != nil {
+			return nil, ferr
+		}
+		avail, _ := cur["stock"].(int64)
+		return nil, InsufficientStock(avail, in.Quantity)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !replayed {
-		after, _ := p["stock"].(int64)
-		svc.Record(ctx, journal.DomainStock, map[string]any{"product": in.ID, "before": after + in.Quantity,
-			"after": after, "delta": -in.Quantity, "op": in.OpKey})
-		_ = s.crud.Changed(c)
+	if in.OpKey != "" {
+		if _, err := s.ops.Insert(ctx, db.Entity{"key": in.OpKey, "productId": in.ID, "quantity": in.Quantity, "appliedAt": now}); err != nil {
+			// Without its record the reduction could be applied again, and with a duplicate
+			// record it was applied by the winner: either way, undo this one. The stock
+			// moved and came back, so a read in between may be cached: invalidate.
+			_, _ = s.crud.UpdateByID(ctx, in.ID, db.Update{Inc: map[string]float64{"stock": float64(in.Quantity)}})
+			_ = s.crud.Changed(c)
+			if errors.Is(err, crud.ErrDuplicateKey) {
+				if p, found, err := s.replay(ctx, in); found || err != nil {
+					return p, err
+				}
+			}
+			return nil, err
+		}
 	}
-	out := s.crud.Transform(p)
-	if replayed {
-		out["replayed"] = true
+	after, _ := p["stock"].(int64)
+	svc.Record(ctx, journal.DomainStock, map[string]any{"product": in.ID, "before": after + in.Quantity,
+		"after": after, "delta": -in.Quantity, "op": in.OpKey})
+	_ = s.crud.Changed(c)
+	return s.crud.Transform(p), nil
+}
+
+// replay answers a call whose opKey is already recorded: the product as it is, marked
+// "replayed", or OPKEY_CONFLICT when the key was recorded for another product or quantity.
+// found is false when the key is not recorded.
+func (s *Service) replay(ctx context.Context, in ReduceStockInput) (out db.Entity, found bool, err error) {
+	op, err := s.ops.FindOne(ctx, db.Query{"key": in.OpKey})
+	if errors.Is(err, crud.ErrEntityNotFound) {
+		return nil, false, nil
 	}
-	return out, nil
+	if err != nil {
+		return nil, false, err
+	}
+	if op["productId"] != in.ID || op["quantity"] != in.Quantity {
+		return nil, true, OpKeyConflict(in.OpKey)
+	}
+	p, err := s.crud.FindByID(ctx, in.ID)
+	if err != nil {
+		return nil, true, err
+	}
+	out = s.crud.Transform(p)
+	out["replayed"] = true
+	return out, true, nil
 }

@@ -3,6 +3,7 @@ package product_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,11 +155,118 @@ func TestLostOpRecordUndoesTheReduction(t *testing.T) {
 	ops.EXPECT().Insert(mock.Anything, mock.Anything).Return(nil, errors.New("disk full")).Once()
 	s, err := product.New(product.Config{Products: products, Ops: ops})
 	require.NoError(t, err)
-	_, err = s.ReduceStock(t.Context(), svcmock.NewCaller(t), t0, product.ReduceStockInput{ID: 1, Quantity: 4, OpKey: "op"})
+	c := svcmock.NewCaller(t)
+	c.EXPECT().Broadcast("cache.clean.product", nil).Return(nil).Once() // the stock moved and came back
+	_, err = s.ReduceStock(t.Context(), c, t0, product.ReduceStockInput{ID: 1, Quantity: 4, OpKey: "op"})
 	requireErr(t, err, "MoleculerError", 500, "DB_ERROR")
 	p, err := products.FindByID(t.Context(), 1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(10), p["stock"])
+}
+
+// TestLosingTheRecordIsAReplay: a call whose reduction went through but whose key record
+// lost the unique-index race to a concurrent call with the key undoes its reduction and
+// answers as that call's replay.
+func TestLosingTheRecordIsAReplay(t *testing.T) {
+	products := db.NewMemory(product.Model)
+	require.NoError(t, products.Connect(t.Context()))
+	_, err := products.Insert(t.Context(), db.Entity{"name": "Widget", "price": 1, "stock": 10})
+	require.NoError(t, err)
+	ops := svcmock.NewAdapter(t)
+	won := db.Entity{"id": int64(1), "key": "op", "productId": int64(1), "quantity": int64(4), "appliedAt": t0}
+	ops.EXPECT().FindOne(mock.Anything, db.Query{"key": "op"}).Return(nil, db.ErrNotFound).Once()
+	ops.EXPECT().Insert(mock.Anything, mock.Anything).Return(nil,
+		fmt.Errorf("db: stock_ops insert: %w", &db.DuplicateError{Model: "stock_ops", Fields: []string{"key"}})).Once()
+	ops.EXPECT().FindOne(mock.Anything, db.Query{"key": "op"}).Return(won, nil).Once()
+	s, err := product.New(product.Config{Products: products, Ops: ops})
+	require.NoError(t, err)
+	c := svcmock.NewCaller(t)
+	c.EXPECT().Broadcast("cache.clean.product", nil).Return(nil).Once()
+	p, err := s.ReduceStock(t.Context(), c, t0, product.ReduceStockInput{ID: 1, Quantity: 4, OpKey: "op"})
+	require.NoError(t, err)
+	assert.Equal(t, true, p["replayed"])
+	assert.Equal(t, int64(10), p["stock"], "this call's reduction is undone; the winner's is not in this store")
+}
+
+// TestShortStockAfterARacingWinnerIsAReplay: the guard fails because a concurrent call with
+// the same key took the stock between this call's key check and its update; the second key
+// check finds the record, so the call is a replay, not INSUFFICIENT_STOCK.
+func TestShortStockAfterARacingWinnerIsAReplay(t *testing.T) {
+	products := db.NewMemory(product.Model)
+	require.NoError(t, products.Connect(t.Context()))
+	_, err := products.Insert(t.Context(), db.Entity{"name": "Widget", "price": 1, "stock": 1})
+	require.NoError(t, err)
+	ops := svcmock.NewAdapter(t)
+	won := db.Entity{"id": int64(1), "key": "op", "productId": int64(1), "quantity": int64(4), "appliedAt": t0}
+	ops.EXPECT().FindOne(mock.Anything, db.Query{"key": "op"}).Return(nil, db.ErrNotFound).Once()
+	ops.EXPECT().FindOne(mock.Anything, db.Query{"key": "op"}).Return(won, nil).Once()
+	s, err := product.New(product.Config{Products: products, Ops: ops})
+	require.NoError(t, err)
+	p, err := s.ReduceStock(t.Context(), svcmock.NewCaller(t), t0, product.ReduceStockInput{ID: 1, Quantity: 4, OpKey: "op"})
+	require.NoError(t, err)
+	assert.Equal(t, true, p["replayed"])
+	assert.Equal(t, int64(1), p["stock"])
+}
+
+// TestOpKeyRaceAcrossProcesses: product services of two processes (two connection pools on
+// one SQLite file, no lock in common) reduce with one key concurrently: the stock goes down
+// exactly once and one key is recorded. While the stock can take every racing reduction at
+// once, every other call is a replay; once it cannot, a loser may instead see
+// INSUFFICIENT_STOCK (the winner's reduction is applied but not yet recorded), never a
+// second reduction.
+func TestOpKeyRaceAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shop.db")
+	var svcs []*product.Service
+	var products, ops db.Adapter
+	for range 2 {
+		conn, err := db.OpenSQLite(path)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		products = db.NewSQL(conn, db.SQLite, product.Model)
+		ops = db.NewSQL(conn, db.SQLite, product.OpsModel)
+		require.NoError(t, products.Connect(t.Context()))
+		require.NoError(t, ops.Connect(t.Context()))
+		s, err := product.New(product.Config{Products: products, Ops: ops})
+		require.NoError(t, err)
+		svcs = append(svcs, s)
+	}
+	const n, initial = 8, 12
+	_, err := products.Insert(t.Context(), db.Entity{"name": "Widget", "price": 1, "stock": initial})
+	require.NoError(t, err)
+	for round := range initial {
+		key := fmt.Sprint("order:1:race-", round)
+		c := svcmock.NewCaller(t)
+		c.EXPECT().Broadcast("cache.clean.product", nil).Return(nil).Maybe()
+		var wg sync.WaitGroup
+		var applied, replayed, short atomic.Int64
+		for i := range n {
+			wg.Go(func() {
+				p, err := svcs[i%2].ReduceStock(t.Context(), c, t0, product.ReduceStockInput{ID: 1, Quantity: 1, OpKey: key})
+				switch {
+				case err != nil:
+					assert.Equal(t, "INSUFFICIENT_STOCK", errs.From(err).Type, "%v", err)
+					short.Add(1)
+				case p["replayed"] == true:
+					replayed.Add(1)
+				default:
+					applied.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		before := int64(initial - round)
+		require.Equal(t, int64(1), applied.Load(), "round %d", round)
+		require.Equal(t, int64(n-1), replayed.Load()+short.Load(), "round %d", round)
+		if before >= n {
+			require.Zero(t, short.Load(), "round %d: stock %d takes all %d reductions", round, before, n)
+		}
+		p, err := products.FindByID(t.Context(), 1)
+		require.NoError(t, err)
+		require.Equal(t, before-1, p["stock"], "round %d: reduced once", round)
+		count, err := ops.Count(t.Context(), db.Query{"key": key})
+		require.NoError(t, err)
+		require.Equal(t, 1, count, "round %d", round)
+	}
 }
 
 func TestValidate(t *testing.T) {

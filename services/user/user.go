@@ -45,7 +45,7 @@ var Model = db.Model{Name: "users", Fields: []db.Field{
 	{Name: "passwordHash", Type: db.TypeString},
 	{Name: "name", Type: db.TypeString},
 	{Name: "createdAt", Type: db.TypeTime},
-}}
+}, Unique: [][]string{{"email"}}}
 
 // PublicFields are the fields actions return.
 var PublicFields = []string{"id", "email", "name", "createdAt"}
@@ -165,8 +165,9 @@ func InvalidCredentials() *errs.Error {
 func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // Register stores a new user with a bcrypt hash of the password and emits "user.registered"
-// {user}. The email check and the insert are one Exclusive section, so two concurrent
-// registrations of one email store one user.
+// {user}. The email is unique in Model, so of two concurrent registrations of one email,
+// from any nodes or processes sharing the database, the store keeps one and the other is
+// EMAIL_EXISTS.
 func (s *Service) Register(ctx context.Context, c svc.Caller, now time.Time, in RegisterInput) (db.Entity, error) {
 	email := normEmail(in.Email)
 	if email == "" {
@@ -176,18 +177,10 @@ func (s *Service) Register(ctx context.Context, c svc.Caller, now time.Time, in 
 	if err != nil {
 		return nil, crud.Invalid("password", "The password cannot be hashed: "+err.Error(), nil)
 	}
-	var u db.Entity
-	err = s.crud.Exclusive(func() error {
-		n, err := s.crud.Count(ctx, db.Query{"email": email})
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return EmailExists(email)
-		}
-		u, err = s.crud.Insert(ctx, db.Entity{"email": email, "passwordHash": string(hash), "name": in.Name, "createdAt": now})
-		return err
-	})
+	u, err := s.crud.Insert(ctx, db.Entity{"email": email, "passwordHash": string(hash), "name": in.Name, "createdAt": now})
+	if errors.Is(err, crud.ErrDuplicateKey) {
+		return nil, EmailExists(email)
+	}
 	if err != nil {
 		return nil, err
 	}

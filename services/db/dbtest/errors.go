@@ -128,6 +128,11 @@ func (s *suite) testInvalidModel(t *testing.T) {
 		"duplicate field": {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeInt}, {Name: "a", Type: db.TypeString}}},
 		"unknown type":    {Name: "bad", Fields: []db.Field{{Name: "a", Type: "decimal"}}},
 		"empty field":     {Name: "bad", Fields: []db.Field{{Name: "", Type: db.TypeInt}}},
+		"empty unique":    {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeInt}}, Unique: [][]string{{}}},
+		"unique unknown":  {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeInt}}, Unique: [][]string{{"b"}}},
+		"unique id":       {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeInt}}, Unique: [][]string{{"id"}}},
+		"unique json":     {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeJSON}}, Unique: [][]string{{"a"}}},
+		"unique repeats":  {Name: "bad", Fields: []db.Field{{Name: "a", Type: db.TypeInt}}, Unique: [][]string{{"a", "a"}}},
 	} {
 		a := s.newAdapter(t, m)
 		require.ErrorIs(t, a.Connect(t.Context()), db.ErrInvalid, name)
