@@ -61,6 +61,7 @@ func main() {
 	script := flag.String("node-script", "interop/node/bench.js", "the Moleculer JS twin")
 	out := flag.String("json", "out/bench-vs-moleculer.json", "where to write the JSON report (\"\" for none)")
 	only := flag.String("cases", "", "comma-separated case names to run (default all)")
+	goOnly := flag.Bool("go-only", false, "measure Faultline alone (no node needed; no ratio)")
 	flag.Parse()
 
 	var callers []int
@@ -71,9 +72,13 @@ func main() {
 		}
 		callers = append(callers, n)
 	}
-	nodeVersion, err := exec.Command("node", "--version").Output()
-	if err != nil {
-		fatalf("node not found (install Node.js 20+, then `npm ci` in interop/node): %v", err)
+	nodeVersion := []byte("not run")
+	if !*goOnly {
+		v, err := exec.Command("node", "--version").Output()
+		if err != nil {
+			fatalf("node not found (install Node.js 20+, then `npm ci` in interop/node): %v", err)
+		}
+		nodeVersion = v
 	}
 	rep := report{
 		Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
@@ -91,9 +96,11 @@ func main() {
 				if err != nil {
 					fatalf("faultline %s/%d: %v", c.name, n, err)
 				}
-				j, err := runNode(*script, c.name, n, *duration)
-				if err != nil {
-					fatalf("moleculer %s/%d: %v", c.name, n, err)
+				var j result
+				if !*goOnly {
+					if j, err = runNode(*script, c.name, n, *duration); err != nil {
+						fatalf("moleculer %s/%d: %v", c.name, n, err)
+					}
 				}
 				goRes, jsRes = append(goRes, g), append(jsRes, j)
 				fmt.Fprintf(os.Stderr, "round %d %-6s %3d callers: faultline %9.0f ops/s, moleculer %9.0f ops/s\n",
