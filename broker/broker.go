@@ -432,8 +432,33 @@ func (b *Broker) Services() []*ServiceInstance {
 // deterministic in a simulation.
 func (b *Broker) newID() string {
 	r := b.rt.Rand()
-	hi, lo := r.Uint64(), r.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, (hi>>16)&0xffff, hi&0x0fff, (lo>>48)&0x3fff|0x8000, lo&0xffffffffffff)
+	return formatUUID(r.Uint64(), r.Uint64())
+}
+
+// formatUUID writes a version-4 UUID from 128 random bits: what
+// fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", hi>>32, (hi>>16)&0xffff, hi&0x0fff,
+// (lo>>48)&0x3fff|0x8000, lo&0xffffffffffff) writes, in one allocation (IDs are made on
+// every call).
+func formatUUID(hi, lo uint64) string {
+	const digits = "0123456789abcdef"
+	var buf [36]byte
+	put := func(at int, v uint64, n int) {
+		for i := at + n - 1; i >= at; i-- {
+			buf[i] = digits[v&0xf]
+			v >>= 4
+		}
+	}
+	put(0, hi>>32, 8)
+	buf[8] = '-'
+	put(9, (hi>>16)&0xffff, 4)
+	buf[13] = '-'
+	buf[14] = '4'
+	put(15, hi&0x0fff, 3)
+	buf[18] = '-'
+	put(19, (lo>>48)&0x3fff|0x8000, 4)
+	buf[23] = '-'
+	put(24, lo&0xffffffffffff, 12)
+	return string(buf[:])
 }
 
 // since returns the time elapsed since t on the runtime's clock.
