@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test race bench lint fmt scenarios sweep
+.PHONY: test race bench lint fmt scenarios sweep bench-vs-moleculer
 
 # The README's test command: everything, with the race detector.
 test:
@@ -30,3 +30,12 @@ SWEEP_BIN := $(or $(TMPDIR),/tmp)/faultline-sweep
 sweep:
 	$(GO) build -o $(SWEEP_BIN) ./cmd/faultline
 	timeout 60 $(SWEEP_BIN) sweep scenarios/testdata/order-flow.yaml --seeds 200
+
+# Faultline's broker against Moleculer JS 0.15.2 (interop/node, installed by npm ci), the same
+# four cases with 1 and 100 callers, alternated twice; prints the table, writes JSON to out/.
+interop/node/node_modules: interop/node/package-lock.json
+	cd interop/node && npm ci --no-audit --no-fund
+	@touch $@
+
+bench-vs-moleculer: interop/node/node_modules
+	$(GO) run ./bench/vsmoleculer -rounds 2 -duration 2s -json out/bench-vs-moleculer.json

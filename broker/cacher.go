@@ -57,17 +57,17 @@ func (b *Broker) cacherMiddleware() Middleware {
 				// gets a context without deadline or cancellation; backends bound their own
 				// operations (the Redis cacher's short dial and I/O timeouts).
 				cctx := context.WithoutCancel(ctx)
-				raw, hit, getErr := c.Get(cctx, key)
+				cached, hit, getErr, decodeErr := cacheGet(cctx, c, key)
 				switch {
 				case getErr != nil:
 					b.cacheFailed("get", key, ep.Action, ctx.ID, getErr)
 				case hit:
-					var res any
-					if err := json.Unmarshal(raw, &res); err != nil {
+					if decodeErr != nil {
 						// A corrupt entry: count it, and let the handler's result replace it.
-						b.cacheFailed("decode", key, ep.Action, ctx.ID, err)
+						b.cacheFailed("decode", key, ep.Action, ctx.ID, decodeErr)
 						break
 					}
+					res := cached
 					if b.journal != nil {
 						b.journal.Record(b.nodeID, journal.CacheHit, map[string]any{"key": key, "action": ep.Action, "call": ctx.ID})
 					}
@@ -97,6 +97,27 @@ func (b *Broker) cacherMiddleware() Middleware {
 			}
 		},
 	}
+}
+
+// cacheGet reads key and decodes the entry: through cache.ValueGetter when the cacher keeps
+// entries decoded (the memory cacher: no JSON decoding per hit), else by decoding Get's bytes.
+// decodeErr is set for a hit whose entry is not JSON.
+func cacheGet(ctx context.Context, c Cacher, key string) (res any, hit bool, getErr, decodeErr error) {
+	if vg, ok := c.(cache.ValueGetter); ok {
+		res, hit, getErr = vg.GetValue(ctx, key)
+		if de, ok := getErr.(*cache.DecodeError); ok {
+			return nil, true, nil, de.Err
+		}
+		return res, hit, getErr, nil
+	}
+	raw, hit, getErr := c.Get(ctx, key)
+	if getErr != nil || !hit {
+		return nil, hit, getErr, nil
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, true, nil, err
+	}
+	return res, true, nil, nil
 }
 
 // jsonForm returns res serialized, and res as that JSON decodes. A value that does not

@@ -329,7 +329,9 @@ func (b *Broker) processPong(p *packet.PongPayload) {
 
 // serveRequest runs a request of another node and answers it.
 func (b *Broker) serveRequest(p *packet.RequestPayload) {
-	b.journal.Record(b.nodeID, journal.ReqReceived, map[string]any{"id": p.ID, "action": p.Action, "from": p.Sender, "level": p.Level, "timeout": msToDur(p.Timeout)})
+	if b.journal != nil { // attribute maps cost allocations on every request: only build them when recorded
+		b.journal.Record(b.nodeID, journal.ReqReceived, map[string]any{"id": p.ID, "action": p.Action, "from": p.Sender, "level": p.Level, "timeout": msToDur(p.Timeout)})
+	}
 	var params map[string]any
 	if len(p.Params) > 0 && string(p.Params) != "null" {
 		if err := json.Unmarshal(p.Params, &params); err != nil {
@@ -418,11 +420,13 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 		out.Error = &e
 		out.Data = json.RawMessage("null")
 	}
-	attrs := map[string]any{"id": p.ID, "action": p.Action, "to": p.Sender, "ok": err == nil}
-	if err != nil {
-		attrs["error"], attrs["code"] = out.Error.Name, out.Error.Code
+	if b.journal != nil {
+		attrs := map[string]any{"id": p.ID, "action": p.Action, "to": p.Sender, "ok": err == nil}
+		if err != nil {
+			attrs["error"], attrs["code"] = out.Error.Name, out.Error.Code
+		}
+		b.journal.Record(b.nodeID, journal.ResSent, attrs)
 	}
-	b.journal.Record(b.nodeID, journal.ResSent, attrs)
 	b.send(packet.Response, p.Sender, out)
 }
 
@@ -435,18 +439,25 @@ func (b *Broker) processResponse(p *packet.ResponsePayload) {
 		return
 	}
 	maps.Copy(pr.ctx.Meta, p.Meta)
-	attrs := map[string]any{"id": p.ID, "action": pr.action, "from": p.Sender, "ok": p.Success, "rtt": b.since(pr.sentAt)}
+	var attrs map[string]any
+	if b.journal != nil {
+		attrs = map[string]any{"id": p.ID, "action": pr.action, "from": p.Sender, "ok": p.Success, "rtt": b.since(pr.sentAt)}
+	}
 	if !p.Success {
 		e := p.Error
 		if e == nil {
 			e = errs.New("response without error details", 500, "", nil)
 		}
-		attrs["error"], attrs["code"] = e.Name, e.Code
-		b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+		if attrs != nil {
+			attrs["error"], attrs["code"] = e.Name, e.Code
+			b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+		}
 		pr.att.settle(nil, e)
 		return
 	}
-	b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+	if attrs != nil {
+		b.journal.Record(b.nodeID, journal.ResReceived, attrs)
+	}
 	var data any
 	if len(p.Data) > 0 {
 		if err := json.Unmarshal(p.Data, &data); err != nil {
@@ -495,7 +506,9 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if att.settled {
 		return att.result()
 	}
-	b.journal.Record(b.nodeID, journal.ReqSent, map[string]any{"id": id, "action": ctx.Action, "to": ep.NodeID, "level": ctx.Level, "timeout": msToDur(p.Timeout), "call": ctx.ID})
+	if b.journal != nil {
+		b.journal.Record(b.nodeID, journal.ReqSent, map[string]any{"id": id, "action": ctx.Action, "to": ep.NodeID, "level": ctx.Level, "timeout": msToDur(p.Timeout), "call": ctx.ID})
+	}
 	if !b.send(packet.Request, ep.NodeID, p) {
 		att.settle(nil, errs.BrokerDisconnected())
 	}

@@ -85,6 +85,11 @@ func appendJSNumber(dst []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, "-Infinity"...)
 	}
+	// Whole numbers below 2^53 print as their plain digits in JavaScript: the usual id,
+	// count or page, written without float formatting.
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
 	if f < 0 {
 		dst = append(dst, '-')
 		f = -f
@@ -194,10 +199,18 @@ func objectKeyOrder(o Object) []int {
 // map was JSON-encoded: encoding/json writes map keys sorted bytewise, then JavaScript moves
 // array-index keys to the front in numeric order. Go maps have no order of their own, so this
 // is the only choice that gives a local caller the same key as a remote one.
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+//
+// The keys are appended to dst, so a caller can pass a stack array for small maps.
+func sortedMapKeys(m map[string]any, dst []string) []string {
+	keys := dst[:0]
+	indexKeys := false
 	for k := range m {
 		keys = append(keys, k)
+		indexKeys = indexKeys || isArrayIndex(k)
+	}
+	if !indexKeys {
+		slices.Sort(keys)
+		return keys
 	}
 	slices.SortFunc(keys, func(a, b string) int {
 		ia, ib := isArrayIndex(a), isArrayIndex(b)
@@ -235,6 +248,44 @@ func runeUnits(r rune) int {
 		return w
 	}
 	return 1
+}
+
+// utf16LenBytes is utf16Len for a byte slice.
+func utf16LenBytes(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		n += runeUnits(r)
+		i += size
+	}
+	return n
+}
+
+// utf16PrefixBytes is utf16Prefix for a byte slice: the prefix is b[:cut], followed by
+// U+FFFD when half is set.
+func utf16PrefixBytes(b []byte, n int) (cut int, half bool) {
+	units := 0
+	for i := 0; i < len(b); {
+		if units >= n {
+			return i, false
+		}
+		r, size := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		w := runeUnits(r)
+		if units+w > n {
+			return i, true
+		}
+		units += w
+		i += size
+	}
+	return len(b), false
 }
 
 // utf16Prefix is JavaScript's s.substring(0, n). A surrogate pair cut in half leaves a lone
@@ -287,16 +338,41 @@ func prop(v any, name string) (any, bool) {
 // names a property verbatim wins; otherwise it is split on dots and [index] / ["name"]
 // brackets. A missing property gives undefined; a null reached at the end gives null.
 func dotGet(root any, path string) any {
-	if !strings.ContainsAny(path, ".[") {
-		if v, ok := prop(root, path); ok {
-			return v
-		}
-		return undefined{}
-	}
 	if v, ok := prop(root, path); ok {
 		return v
 	}
+	dots, brackets := false, false
+	for i := 0; i < len(path); i++ {
+		switch path[i] {
+		case '.':
+			dots = true
+		case '[':
+			brackets = true
+		}
+	}
+	if !dots && !brackets {
+		return undefined{}
+	}
 	cur := root
+	if !brackets {
+		// Without brackets lodash's path is the dot-separated segments, empty ones included:
+		// walked in place, with no segment slice.
+		for rest := path; ; {
+			seg, tail, more := strings.Cut(rest, ".")
+			if cur == nil {
+				return undefined{}
+			}
+			v, ok := prop(cur, seg)
+			if !ok {
+				return undefined{}
+			}
+			cur = v
+			if !more {
+				return cur
+			}
+			rest = tail
+		}
+	}
 	for _, seg := range splitPath(path) {
 		if cur == nil {
 			return undefined{}

@@ -38,8 +38,9 @@ func Key(action string, params any, meta map[string]any, keys []string, maxParam
 	if params == nil {
 		params = Object{}
 	}
-	buf := make([]byte, 0, len(action)+64)
-	buf = append(buf, action...)
+	// Keys are built in a stack buffer and copied once into the returned string.
+	var scratch [256]byte
+	buf := append(scratch[:0], action...)
 	buf = append(buf, ':')
 	start := len(buf)
 
@@ -56,23 +57,39 @@ func Key(action string, params any, meta map[string]any, keys []string, maxParam
 			val := jsValue(lookupKey(k, params, meta))
 			switch val.(type) {
 			case Object, map[string]any, []any, time.Time: // JS objects: shortened on their own
-				part := string(appendKeyValue(nil, val))
-				buf = append(buf, hashedKey(part, maxParamsLength)...)
+				mark := len(buf)
+				buf = appendKeyValue(buf, val)
+				buf = shorten(buf, mark, maxParamsLength)
 			default:
 				buf = appendKeyValue(buf, val)
 			}
 		}
 	}
+	return string(shorten(buf, start, maxParamsLength))
+}
 
-	// A UTF-8 string is never shorter in bytes than in UTF-16 units, so a params part that
-	// fits in bytes fits for Moleculer too, and only a longer one needs the real check.
-	if maxParamsLength >= hashLen && len(buf)-start > maxParamsLength {
-		paramsPart := string(buf[start:])
-		if short := hashedKey(paramsPart, maxParamsLength); short != paramsPart {
-			return string(buf[:start]) + short
+// shorten applies hashedKey to buf[from:] in place.
+//
+// A UTF-8 string is never shorter in bytes than in UTF-16 units, so a part that fits in
+// bytes fits for Moleculer too, and only a longer one needs the real check.
+func shorten(buf []byte, from, maxParamsLength int) []byte {
+	if maxParamsLength < hashLen || len(buf)-from <= maxParamsLength {
+		return buf
+	}
+	part := buf[from:]
+	if utf16LenBytes(part) <= maxParamsLength {
+		return buf
+	}
+	sum := sha256.Sum256(part)
+	buf = buf[:from]
+	if prefixLen := maxParamsLength - hashLen; prefixLen >= 1 {
+		cut, half := utf16PrefixBytes(part, prefixLen)
+		buf = buf[:from+cut] // the prefix is already in place
+		if half {
+			buf = append(buf, "\uFFFD"...)
 		}
 	}
-	return string(buf)
+	return base64.StdEncoding.AppendEncode(buf, sum[:])
 }
 
 // lookupKey resolves one `keys` entry. Moleculer also reads "@"-prefixed keys from call
@@ -118,7 +135,8 @@ func appendKeyValue(dst []byte, v any) []byte {
 		}
 		return dst
 	case map[string]any:
-		for i, k := range sortedMapKeys(x) {
+		var small [8]string
+		for i, k := range sortedMapKeys(x, small[:0]) {
 			if i > 0 {
 				dst = append(dst, '|')
 			}
@@ -150,11 +168,17 @@ func hashedKey(key string, maxParamsLength int) string {
 	if maxParamsLength < hashLen || utf16Len(key) <= maxParamsLength {
 		return key
 	}
-	sum := sha256.Sum256([]byte(key))
-	digest := base64.StdEncoding.EncodeToString(sum[:])
-	prefixLen := maxParamsLength - hashLen
-	if prefixLen < 1 {
-		return digest
+	return string(appendHashedKey(nil, key, maxParamsLength))
+}
+
+// appendHashedKey appends hashedKey(key, maxParamsLength) to dst.
+func appendHashedKey(dst []byte, key string, maxParamsLength int) []byte {
+	if maxParamsLength < hashLen || utf16Len(key) <= maxParamsLength {
+		return append(dst, key...)
 	}
-	return utf16Prefix(key, prefixLen) + digest
+	sum := sha256.Sum256([]byte(key))
+	if prefixLen := maxParamsLength - hashLen; prefixLen >= 1 {
+		dst = append(dst, utf16Prefix(key, prefixLen)...)
+	}
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }

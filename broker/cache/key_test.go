@@ -246,3 +246,65 @@ func TestSplitPath(t *testing.T) {
 		assert.Equal(t, want, splitPath(in), "%q", in)
 	}
 }
+
+// BenchmarkKeyVectors builds every key of the Moleculer vectors, with and without
+// maxParamsLength; ns/op is per key. The params are ordered objects, as decoded from a
+// remote caller's packet ("ordered"), or plain maps, as a local Go caller passes them ("map").
+func BenchmarkKeyVectors(b *testing.B) {
+	raw, err := os.ReadFile("testdata/cache-key-vectors.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var vectors []keyVector
+	if err := json.Unmarshal(raw, &vectors); err != nil {
+		b.Fatal(err)
+	}
+	type input struct {
+		ordered, asMap any
+		meta           map[string]any
+		keys           []string
+		max            int
+		want           string
+	}
+	var in []input
+	for _, v := range vectors {
+		ordered, err := ParseOrdered([]byte(v.Params))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var asMap, meta map[string]any
+		if err := json.Unmarshal([]byte(v.Params), &asMap); err != nil {
+			b.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(v.Meta), &meta); err != nil {
+			b.Fatal(err)
+		}
+		in = append(in, input{ordered, asMap, meta, v.Keys, 0, v.Key},
+			input{ordered, asMap, meta, v.Keys, 60, v.KeyMaxParamsLength60})
+	}
+	for _, x := range in {
+		if k := Key("posts.find", x.ordered, x.meta, x.keys, x.max); k != x.want {
+			b.Fatalf("key %q, want %q", k, x.want)
+		}
+	}
+	for _, shape := range []string{"ordered", "map"} {
+		b.Run(shape, func(b *testing.B) {
+			params := make([]any, len(in))
+			for i, x := range in {
+				params[i] = x.ordered
+				if shape == "map" {
+					params[i] = x.asMap
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				x := &in[i]
+				_ = Key("posts.find", params[i], x.meta, x.keys, x.max)
+				if i++; i == len(in) {
+					i = 0
+				}
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 type entry struct {
 	value    []byte
 	expireAt time.Time
+	dec      decoded // value decoded, for GetValue; entries are replaced, never rewritten
 }
 
 // live reports whether e is visible at now: an entry expires at exactly expireAt.
@@ -41,7 +42,10 @@ type Memory struct {
 	closed bool
 }
 
-var _ Cacher = (*Memory)(nil)
+var (
+	_ Cacher      = (*Memory)(nil)
+	_ ValueGetter = (*Memory)(nil)
+)
 
 // NewMemory returns an empty memory cacher reading time from clock.
 func NewMemory(clock rt.Clock) *Memory {
@@ -64,6 +68,32 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	return cloneBytes(e.value), true, nil
+}
+
+// GetValue implements ValueGetter: an entry is decoded on its first hit, and each hit gets
+// its own copy of the decoded maps and slices.
+func (m *Memory) GetValue(_ context.Context, key string) (any, bool, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	e, ok := m.data[key]
+	if !ok {
+		m.mu.Unlock()
+		return nil, false, nil
+	}
+	if !e.live(m.clock.Now()) {
+		delete(m.data, key)
+		m.mu.Unlock()
+		return nil, false, nil
+	}
+	v, err := e.dec.get(e.value)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, true, err
+	}
+	return copyJSON(v), true, nil
 }
 
 // Set implements Cacher.

@@ -140,3 +140,39 @@ func TestLRUDefaultMax(t *testing.T) {
 	}
 	assert.Equal(t, cache.DefaultLRUMax, c.Len())
 }
+
+// GetValue hands out what decoding Get's bytes would, a fresh copy of the containers per
+// hit, honours expiry and reports a corrupt entry as a DecodeError.
+func TestMemoryGetValue(t *testing.T) {
+	ctx := context.Background()
+	clock := cachetest.NewClock()
+	c := cache.NewMemory(clock)
+	require.NoError(t, c.Set(ctx, "k", []byte(`{"id":5,"tags":["a","b"],"n":null}`), time.Second))
+
+	v, ok, err := c.GetValue(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	want := map[string]any{"id": 5.0, "tags": []any{"a", "b"}, "n": nil}
+	assert.Equal(t, want, v)
+	v.(map[string]any)["id"] = "changed"
+	v.(map[string]any)["tags"].([]any)[0] = "changed"
+	again, _, _ := c.GetValue(ctx, "k")
+	assert.Equal(t, want, again, "a caller's changes never reach the cache")
+
+	require.NoError(t, c.Set(ctx, "k", []byte(`[1]`), time.Second))
+	v, _, _ = c.GetValue(ctx, "k")
+	assert.Equal(t, []any{1.0}, v, "a new Set replaces the decoded value")
+
+	require.NoError(t, c.Set(ctx, "bad", []byte(`{`), 0))
+	_, ok, err = c.GetValue(ctx, "bad")
+	var de *cache.DecodeError
+	assert.True(t, ok)
+	assert.True(t, errors.As(err, &de), "got %v", err)
+
+	clock.Advance(time.Second)
+	_, ok, err = c.GetValue(ctx, "k")
+	assert.NoError(t, err)
+	assert.False(t, ok, "expired exactly at its ttl")
+	_, ok, _ = c.GetValue(ctx, "missing")
+	assert.False(t, ok)
+}

@@ -313,6 +313,14 @@ func isNull(v any) bool {
 // numbers compare by value across Go numeric types, strings and booleans by
 // value, maps and slices by identity, everything else is never equal.
 func strictEqual(a, b any) bool {
+	// Strings first: enum lists are mostly strings, and a string equals only a string.
+	if x, ok := a.(string); ok {
+		y, ok := b.(string)
+		return ok && x == y
+	}
+	if _, ok := b.(string); ok {
+		return false
+	}
 	fa, aNum := toNumber(a)
 	fb, bNum := toNumber(b)
 	if aNum || bNum {

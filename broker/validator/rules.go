@@ -45,6 +45,9 @@ type stringRule struct {
 	enumText                                        string
 	numeric, alpha, alphanum, alphadash, hex        bool
 	trim, trimLeft, trimRight, lowercase, uppercase bool
+	// plain is set when the rule has none of the options above besides convert and empty:
+	// the common "string" / "string|optional" rule, checked without counting its length.
+	plain bool
 }
 
 func (c *stringRule) check(s *state, r *rule, v any, _ map[string]any) (any, outcome) {
@@ -58,6 +61,17 @@ func (c *stringRule) check(s *state, r *rule, v any, _ map[string]any) (any, out
 		str, changed = jsString(v), true
 	}
 	orig := str // after convert, before sanitising: what the errors report
+	if c.plain {
+		// No sanitiser, no length option, no text check (see compileString): only the
+		// empty-string rule can still apply, and it needs no length count.
+		if str == "" && c.empty == triFalse {
+			s.fail(r, "stringEmpty", str, nil)
+		}
+		if changed {
+			return str, replace
+		}
+		return v, keep
+	}
 
 	if c.trim {
 		str = strings.TrimFunc(str, isJSSpace)

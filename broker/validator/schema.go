@@ -321,6 +321,9 @@ func compileString(o opts) (checkFunc, error) {
 		return nil, err
 	}
 	c.enumText = joinJS(c.enum, ", ")
+	c.plain = !c.min.set && !c.max.set && !c.length.set && c.pattern == nil && !c.hasContains && c.enum == nil &&
+		!c.numeric && !c.alpha && !c.alphanum && !c.alphadash && !c.hex &&
+		!c.trim && !c.trimLeft && !c.trimRight && !c.lowercase && !c.uppercase
 	return c.check, nil
 }
 

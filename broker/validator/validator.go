@@ -75,6 +75,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Schema is a Moleculer params schema: field name -> rule.
@@ -141,10 +142,25 @@ func (v *Validator) Validate(params map[string]any) []FieldError {
 	if params == nil {
 		params = map[string]any{}
 	}
-	s := &state{}
+	s := statePool.Get().(*state)
 	s.path = s.buf[:0]
 	v.root.check(s, v.root, params, nil)
-	return s.result()
+	errs := s.result()
+	s.reset()
+	statePool.Put(s)
+	return errs
+}
+
+// statePool recycles the per-call scratch space: valid params then cost no allocation.
+var statePool = sync.Pool{New: func() any { return new(state) }}
+
+// reset drops what a call left behind, so a pooled state holds no params or errors alive.
+func (s *state) reset() {
+	clear(s.errs)
+	s.errs = s.errs[:0]
+	clear(s.buf[:])
+	s.path = nil
+	s.label = ""
 }
 
 // outcome tells the parent container what to do with a validated value.

@@ -48,6 +48,7 @@ type Network struct {
 	lastArrival map[link]time.Time
 	paused      map[string][]pendingSend // node -> traffic held while paused (both directions)
 	onDrop      func(d *Delivery, reason string)
+	inboxes     map[string]*inbox // receiver -> pending arrivals, on the real runtime only (see inbox.go)
 }
 
 type link struct{ from, to string }
@@ -73,6 +74,9 @@ func New(r rt.Runtime, opts ...Option) *Network {
 	n := &Network{rt: r, nodes: map[string]*Transport{}, lastArrival: map[link]time.Time{}, paused: map[string][]pendingSend{}}
 	for _, o := range opts {
 		o(n)
+	}
+	if usesInboxes(r) {
+		n.inboxes = map[string]*inbox{}
 	}
 	return n
 }
@@ -152,9 +156,10 @@ func (n *Network) send(m packet.Message) error {
 		n.mu.Unlock()
 		return errors.New("memnet: send from a node that is not connected")
 	}
-	var targets []string
+	var one [1]string
+	targets := one[:0]
 	if m.Target != "" {
-		targets = []string{m.Target}
+		targets = append(targets, m.Target)
 	} else {
 		for _, id := range n.sortedNodes() {
 			if id != m.Sender {
@@ -168,9 +173,12 @@ func (n *Network) send(m packet.Message) error {
 	now := n.rt.Now()
 	for _, to := range targets {
 		d := Delivery{From: m.Sender, To: to, Type: m.Type, Body: m.Body, Broadcast: m.Target == "", SentAt: now}
-		routes := []Route{{}}
+		var direct [1]Route
+		routes := direct[:]
 		if icpt != nil {
-			routes = icpt(&d)
+			seen := d // the interceptor gets its own copy, so d itself stays off the heap
+			routes = icpt(&seen)
+			d = seen
 		}
 		for _, r := range routes {
 			r.Delay += n.latency
@@ -200,6 +208,16 @@ func (n *Network) schedule(d Delivery, r Route) {
 			at = last
 		}
 		n.lastArrival[l] = at
+	}
+	if n.inboxes != nil {
+		ib := n.inboxes[d.To]
+		if ib == nil {
+			ib = newInbox(n)
+			n.inboxes[d.To] = ib
+		}
+		n.mu.Unlock()
+		ib.push(at, d, r)
+		return
 	}
 	n.mu.Unlock()
 	n.rt.AfterFunc(at.Sub(n.rt.Now()), func() { n.arrive(d, r) })
