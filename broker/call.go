@@ -14,7 +14,7 @@ import (
 
 // attempt is one try of a call against one endpoint. It settles exactly once — with the
 // handler's result, the response, a timeout, or a rejection, whichever comes first — and
-// everything that cares (the waiting caller, the breaker, the pending-request table) hooks
+// everything that cares (the waiting caller, the breaker, the pending-request table) acts
 // on that single settlement.
 type attempt struct {
 	b         *Broker
@@ -22,12 +22,17 @@ type attempt struct {
 	timeout   time.Duration
 	startedAt time.Time
 
+	// breaker, when set, counts the outcome (the breaker middleware); pending, when set, is
+	// this attempt's entry in the pending-request table, dropped on settlement. Fields rather
+	// than hooks: no closure per call.
+	breaker *endpointBreaker
+	pending bool
+
 	mu      sync.Mutex
 	settled bool
 	res     any
 	err     error
 	done    rt.Signal
-	hooks   []func(any, error)
 }
 
 // newAttempt starts the context's attempt. A context makes exactly one (each retry runs in a
@@ -46,12 +51,15 @@ func (a *attempt) settle(res any, err error) bool {
 		return false
 	}
 	a.settled, a.res, a.err = true, res, err
-	hooks := a.hooks
-	a.hooks = nil
-	done := a.done
+	done, pending := a.done, a.pending
 	a.mu.Unlock()
-	for _, h := range hooks {
-		h(res, err)
+	if a.breaker != nil {
+		a.b.breakers.record(a.breaker, err)
+	}
+	if pending {
+		a.b.mu.Lock()
+		delete(a.b.pending, a.id)
+		a.b.mu.Unlock()
 	}
 	if done != nil {
 		done.Fire()
@@ -63,17 +71,6 @@ func (a *attempt) isSettled() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.settled
-}
-
-func (a *attempt) onSettle(fn func(any, error)) {
-	a.mu.Lock()
-	if a.settled {
-		a.mu.Unlock()
-		fn(a.res, a.err)
-		return
-	}
-	a.hooks = append(a.hooks, fn)
-	a.mu.Unlock()
 }
 
 func (a *attempt) wait(what string) {

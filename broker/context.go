@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/broker/errs"
@@ -46,7 +47,12 @@ type Context struct {
 	served    bool // created from a REQ packet: the caller is another node
 	startedAt time.Time
 	deadline  time.Time
+	// done is made on first use (Done, Sleep, WaitDone): most handlers never wait on it.
+	// expired records that the deadline passed before or after that. doneMu guards both: on
+	// the real runtime the deadline timer runs on a goroutine of its own.
+	doneMu    sync.Mutex
 	done      rt.Signal
+	expired   bool
 	doneTimer rt.Timer
 	attempt   *attempt
 	att       attempt // the storage of attempt (see newAttempt)
@@ -105,7 +111,10 @@ func (c *Context) Done() <-chan struct{} { return c.doneSignal().C() }
 
 // Err implements context.Context.
 func (c *Context) Err() error {
-	if c.done != nil && c.done.Fired() {
+	c.doneMu.Lock()
+	expired := c.expired
+	c.doneMu.Unlock()
+	if expired {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -115,20 +124,37 @@ func (c *Context) Err() error {
 func (c *Context) Value(any) any { return nil }
 
 func (c *Context) doneSignal() rt.Signal {
-	if c.done == nil {
-		c.done = c.broker.rt.NewSignal("deadline of " + c.Action)
+	c.doneMu.Lock()
+	sig, fire := c.done, false
+	if sig == nil {
+		sig = c.broker.rt.NewSignal("deadline of " + c.Action)
+		c.done, fire = sig, c.expired
 	}
-	return c.done
+	c.doneMu.Unlock()
+	if fire {
+		sig.Fire() // made after the deadline passed: done already
+	}
+	return sig
+}
+
+// expire marks the deadline passed and fires the done signal if anyone made it.
+func (c *Context) expire() {
+	c.doneMu.Lock()
+	c.expired = true
+	sig := c.done
+	c.doneMu.Unlock()
+	if sig != nil {
+		sig.Fire()
+	}
 }
 
 // setDeadline arms the context's deadline (the serving side of a timed call).
 func (c *Context) setDeadline(at time.Time) {
 	c.deadline = at
-	sig := c.doneSignal()
 	if c.doneTimer != nil {
 		c.doneTimer.Stop()
 	}
-	c.doneTimer = c.broker.rt.AfterFunc(at.Sub(c.broker.rt.Now()), sig.Fire)
+	c.doneTimer = c.broker.rt.AfterFunc(at.Sub(c.broker.rt.Now()), c.expire)
 }
 
 // release stops the deadline timer once the handler has returned.

@@ -107,49 +107,53 @@ func (b *Broker) breakerMiddleware() Middleware {
 			return next
 		}
 		opts, check := cfg.Options, cfg.Check
+		id := ep.ID()
 		return func(ctx *Context) (any, error) {
 			if ctx.served {
 				return next(ctx)
 			}
 			s := b.breakers
 			s.mu.Lock()
-			eb := s.m[ep.ID()]
+			eb := s.m[id]
 			if eb == nil {
-				eb = &endpointBreaker{id: ep.ID(), nodeID: ep.NodeID, action: ep.Action, service: ep.Service, br: breaker.New(opts), check: check}
+				eb = &endpointBreaker{id: id, nodeID: ep.NodeID, action: ep.Action, service: ep.Service, br: breaker.New(opts), check: check}
 				s.m[eb.id] = eb
 			}
 			_, trs := eb.br.Begin(b.rt.Now())
 			s.mu.Unlock()
 			s.apply(eb, trs)
-			ctx.attempt.onSettle(func(_ any, err error) {
-				// As in Moleculer, a success counts, and a failure counts when the check
-				// accepts it and it was born on that endpoint's node (an error relayed from
-				// a deeper call on another node says nothing about this endpoint). Any
-				// other error is not counted at all: neither a failure nor a success.
-				if err != nil {
-					if !eb.check(err) {
-						return
-					}
-					if origin := errs.From(err).NodeID; origin != "" && origin != eb.nodeID {
-						return
-					}
-				}
-				s.mu.Lock()
-				var trs []breaker.Transition
-				if err != nil {
-					trs = eb.br.Failure(b.rt.Now())
-				} else {
-					trs = eb.br.Success(b.rt.Now())
-				}
-				s.mu.Unlock()
-				s.apply(eb, trs)
-			})
+			ctx.attempt.breaker = eb // counted when the attempt settles (breakerStore.record)
 			res, err := next(ctx)
 			ctx.attempt.settle(res, err)
 			return res, err
 		}
 	}
 	return Middleware{Name: "CircuitBreaker", LocalAction: wrap, RemoteAction: wrap}
+}
+
+// record counts a settled attempt against its endpoint's breaker. As in Moleculer, a success
+// counts, and a failure counts when the check accepts it and it was born on that endpoint's
+// node (an error relayed from a deeper call on another node says nothing about this
+// endpoint). Any other error is not counted at all: neither a failure nor a success.
+func (s *breakerStore) record(eb *endpointBreaker, err error) {
+	if err != nil {
+		if !eb.check(err) {
+			return
+		}
+		if origin := errs.From(err).NodeID; origin != "" && origin != eb.nodeID {
+			return
+		}
+	}
+	now := s.b.rt.Now()
+	s.mu.Lock()
+	var trs []breaker.Transition
+	if err != nil {
+		trs = eb.br.Failure(now)
+	} else {
+		trs = eb.br.Success(now)
+	}
+	s.mu.Unlock()
+	s.apply(eb, trs)
 }
 
 // apply journals and announces transitions, and re-arms the breaker's timer.

@@ -45,12 +45,18 @@ type Endpoint struct {
 	node    *Node
 	def     *actionDef // local only
 	handler Handler    // the endpoint's middleware chain
+	id      string     // ID(), built once when the endpoint is registered
 	// blocked is set while the endpoint's circuit breaker keeps it out of the balancer.
 	blocked bool
 }
 
 // ID names the endpoint as "<node>:<action>", the breaker's and the journal's key.
-func (e *Endpoint) ID() string { return e.NodeID + ":" + e.Action }
+func (e *Endpoint) ID() string {
+	if e.id != "" {
+		return e.id
+	}
+	return e.NodeID + ":" + e.Action
+}
 
 func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
 
@@ -103,6 +109,7 @@ func (r *registry) sortedNodes() []*Node {
 }
 
 func (r *registry) addEndpoint(ep *Endpoint) {
+	ep.id = ep.NodeID + ":" + ep.Action
 	l := r.actions[ep.Action]
 	if l == nil {
 		l = &endpointList{action: ep.Action}

@@ -493,17 +493,15 @@ func (b *Broker) request(ctx *Context) (any, error) {
 		p.Caller = &ctx.Caller
 	}
 	b.mu.Lock()
+	att.mu.Lock()
 	if !att.settled {
 		b.pendingSeq++
 		b.pending[id] = &pendingRequest{seq: b.pendingSeq, id: id, action: ctx.Action, nodeID: ep.NodeID, ctx: ctx, att: att, sentAt: b.rt.Now()}
+		att.pending = true // settle drops the entry
 	}
+	att.mu.Unlock()
 	b.mu.Unlock()
-	att.onSettle(func(any, error) {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-	})
-	if att.settled {
+	if att.isSettled() {
 		return att.result()
 	}
 	if b.journal != nil {
