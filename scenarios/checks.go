@@ -50,6 +50,13 @@ func buildChecks(s *Scenario) []check.Checker {
 				maxErrs = int(*c.Max)
 			}
 			out = append(out, check.Errors{Action: c.Action, Error: c.Error, Min: c.Min, Max: maxErrs})
+		case "journal":
+			maxN := -1
+			if c.Max != nil {
+				maxN = int(*c.Max)
+			}
+			out = append(out, check.JournalCount{Label: c.Label, Kind: c.Entry, Node: c.Node, Window: check.Window{From: c.From, To: c.To},
+				Where: c.Where, Min: c.Min, Max: maxN})
 		case "stock-never-negative":
 			out = append(out, check.StockNeverNegative{})
 		case "order-stock-reduction":

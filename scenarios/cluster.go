@@ -31,6 +31,10 @@ func (o NodeOptions) brokerOptions() broker.Options {
 	opts := broker.Options{
 		RequestTimeout: o.RequestTimeout, HeartbeatInterval: o.HeartbeatInterval, HeartbeatTimeout: o.HeartbeatTimeout,
 		Strategy: o.Strategy, PreferLocal: o.PreferLocal, MaxCallLevel: o.MaxCallLevel, Metadata: o.Metadata,
+		DisableValidator: o.DisableValidator,
+	}
+	if o.EndpointOrder == "discovery" {
+		opts.EndpointOrder = broker.EndpointsByDiscovery
 	}
 	if r := o.Retry; r != nil {
 		opts.Retry = r.Overrides()

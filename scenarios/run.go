@@ -3,7 +3,6 @@ package scenarios
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Seed != nil {
 		s.Seed = *o.Seed
 	}
-	if err := Validate(&s, o.catalog(&s)); err != nil {
+	if err := Validate(&s, o.baseCatalog()); err != nil {
 		return nil, err
 	}
 	res, err := runOnce(&s, o)
@@ -108,17 +107,16 @@ func jsonLine(e journal.Entry) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
-	cat := o.Catalog
-	if cat == nil {
-		cat = DefaultCatalog()
+// baseCatalog is the catalog the scenario's own services are added to.
+func (o Options) baseCatalog() map[string]ServiceFactory {
+	if o.Catalog != nil {
+		return o.Catalog
 	}
-	if len(s.ExtraServices) > 0 {
-		cat = maps.Clone(cat)
-		maps.Copy(cat, s.ExtraServices)
-	}
-	return cat
+	return DefaultCatalog()
 }
+
+// catalog is every service the scenario's nodes may name.
+func (o Options) catalog(s *Scenario) map[string]ServiceFactory { return withDeclared(o.baseCatalog(), s) }
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
 	wallStart := time.Now() // wall time is reported, never used by the run
@@ -140,6 +138,10 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		}
 		if err := w.seed(); err != nil {
 			out.Error = "seeding: " + err.Error()
+			return
+		}
+		if err := w.setupCalls(); err != nil {
+			out.Error = "setup: " + err.Error()
 			return
 		}
 		if s.Setup != nil {

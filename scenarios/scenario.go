@@ -28,6 +28,12 @@ type Scenario struct {
 	Workload []WorkloadSpec `yaml:"workload,omitempty" json:"workload,omitempty"`
 	Faults   []FaultSpec    `yaml:"faults,omitempty" json:"faults,omitempty"`
 	Checks   []CheckSpec    `yaml:"checks,omitempty" json:"checks,omitempty"`
+	// Services declares services in data (stubs of the parts of a topology not run for real);
+	// nodes name them like catalog services.
+	Services []ServiceSpec `yaml:"services,omitempty" json:"services,omitempty"`
+	// SetupCalls run in order after the seeded users and products and before the workload
+	// (fixtures: more products, an order to update, a cache to warm).
+	SetupCalls []CallSpec `yaml:"setup,omitempty" json:"setup,omitempty"`
 	// Config configures the services (JWT secret, outbox latency, ...).
 	Config ServiceConfig `yaml:"config,omitempty" json:"config"`
 
@@ -67,6 +73,12 @@ type NodeOptions struct {
 	Cacher            string         `yaml:"cacher,omitempty" json:"cacher,omitempty"` // "", "memory", "memory-lru", "redis" (one shared miniredis)
 	CacherMaxEntries  int            `yaml:"cacherMaxEntries,omitempty" json:"cacherMaxEntries,omitempty"`
 	Metadata          map[string]any `yaml:"metadata,omitempty" json:"metadata,omitempty"`
+	// EndpointOrder is "nodeID" (the default: round robin starts at the lowest node ID,
+	// whatever the seed) or "discovery" (the order nodes were discovered in, which the seed
+	// decides).
+	EndpointOrder string `yaml:"endpointOrder,omitempty" json:"endpointOrder,omitempty"`
+	// DisableValidator turns params validation off on this node.
+	DisableValidator bool `yaml:"disableValidator,omitempty" json:"disableValidator,omitempty"`
 }
 
 // The broker-level specs below merge over Moleculer's defaults field by field: a field the
@@ -213,8 +225,22 @@ type CheckSpec struct {
 	// Error is the error name counted (errors); Min the least count.
 	Error string `yaml:"error,omitempty" json:"error,omitempty"`
 	Min   int    `yaml:"min,omitempty" json:"min,omitempty"`
+	// Entry is the journal kind counted (journal) and Where the attribute values an entry
+	// must have; From/To, Node, Min and Max bound it.
+	Entry string         `yaml:"entry,omitempty" json:"entry,omitempty"`
+	Where map[string]any `yaml:"where,omitempty" json:"where,omitempty"`
 	// Shared: the nodes share one cacher (cache-coherence).
 	Shared bool `yaml:"shared,omitempty" json:"shared,omitempty"`
+}
+
+// CallSpec is one call of a scenario's setup.
+type CallSpec struct {
+	From   string         `yaml:"from" json:"from"`
+	Action string         `yaml:"action" json:"action"`
+	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
+	Meta   map[string]any `yaml:"meta,omitempty" json:"meta,omitempty"`
+	// Expect is the error name the call must fail with; empty means it must succeed.
+	Expect string `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
 
 // TransitionAt is an expected breaker transition.

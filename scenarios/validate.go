@@ -42,6 +42,8 @@ func (v *validator) add(path, format string, args ...any) {
 // check it names must exist and every number must make sense.
 func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 	v := &validator{}
+	validateServices(v, s, catalog)
+	catalog = withDeclared(catalog, s)
 	if s.Name == "" {
 		v.add("name", "is required")
 	}
@@ -86,6 +88,9 @@ func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 		if o.Strategy != "" && !slices.Contains([]string{"RoundRobin", "Random", "CpuUsage", "Latency"}, o.Strategy) {
 			v.add(p+".options.strategy", "unknown strategy %q (RoundRobin, Random, CpuUsage, Latency)", o.Strategy)
 		}
+		if o.EndpointOrder != "" && o.EndpointOrder != "nodeID" && o.EndpointOrder != "discovery" {
+			v.add(p+".options.endpointOrder", "unknown endpoint order %q (nodeID, discovery)", o.EndpointOrder)
+		}
 		if o.Cacher != "" && !slices.Contains([]string{"memory", "memory-lru", "redis"}, o.Cacher) {
 			v.add(p+".options.cacher", "unknown cacher %q (memory, memory-lru, redis)", o.Cacher)
 		}
@@ -96,6 +101,17 @@ func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
 		}
 		if cb := o.CircuitBreaker; cb != nil && cb.Threshold != nil && (*cb.Threshold < 0 || *cb.Threshold > 1) {
 			v.add(p+".options.circuitBreaker.threshold", "must be between 0 and 1, got %v", *cb.Threshold)
+		}
+	}
+	for i, sc := range s.SetupCalls {
+		p := fmt.Sprintf("setup[%d]", i)
+		if !nodes[sc.From] {
+			v.add(p+".from", "unknown node %q", sc.From)
+		}
+		if sc.Action == "" {
+			v.add(p+".action", "is required")
+		} else if !actions[sc.Action] && !strings.HasPrefix(sc.Action, "$") {
+			v.add(p+".action", "unknown action %q: no node of the cluster serves it", sc.Action)
 		}
 	}
 	for i, w := range s.Workload {
@@ -201,6 +217,13 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 		if c.Action == "" {
 			v.add(p+".action", "is required")
 		}
+	case "journal":
+		if c.Entry == "" {
+			v.add(p+".entry", "is required: the journal entry kind to count (req.error, cache.clean, packet.invalid, ...)")
+		}
+		if c.Max != nil && (*c.Max < 0 || *c.Max != float64(int(*c.Max))) {
+			v.add(p+".max", "must be a whole number ≥ 0 for a journal check, got %v", *c.Max)
+		}
 	case "stock-never-negative", "order-stock-reduction", "no-duplicate-orders":
 	case "handled-once-per-group":
 		if c.Event == "" || len(c.Groups) == 0 {
@@ -217,5 +240,5 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 }
 
 // CheckKinds lists the check kinds a scenario can use.
-var CheckKinds = []string{"steady-state", "breaker", "membership", "errors", "timeout", "skip", "retries", "amplification", "cache-coherence",
+var CheckKinds = []string{"steady-state", "breaker", "membership", "errors", "journal", "timeout", "skip", "retries", "amplification", "cache-coherence",
 	"stock-never-negative", "order-stock-reduction", "no-duplicate-orders", "handled-once-per-group"}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/testutil"
 )
 
@@ -167,6 +168,22 @@ func (c *conductor) seed() error {
 		b := c.c.Node(c.c.NodeIDs()[0])
 		if _, err := b.Call("product.create", map[string]any{"name": p.Name, "price": p.Price, "stock": p.Stock}); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// setupCalls runs the scenario's setup calls in order; a call that does not end as expected
+// stops the run.
+func (c *conductor) setupCalls() error {
+	for i, sc := range c.scenario.SetupCalls {
+		params := c.expandMap(sc.Params, 0, i)
+		_, err := c.c.Node(sc.From).Call(sc.Action, params, broker.WithMeta(c.expandMap(sc.Meta, 0, i)))
+		switch got := errs.NameOf(err); {
+		case sc.Expect == "" && err != nil:
+			return fmt.Errorf("setup[%d] %s: %w", i, sc.Action, err)
+		case sc.Expect != "" && got != sc.Expect:
+			return fmt.Errorf("setup[%d] %s: expected %s, got %v", i, sc.Action, sc.Expect, err)
 		}
 	}
 	return nil

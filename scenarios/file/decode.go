@@ -283,6 +283,20 @@ func (d *decoder) value(n ast.Node, v reflect.Value, path string) {
 			d.add(n, path, "expected a mapping, got %s", describe(r))
 			return
 		}
+		if t.Elem().Kind() != reflect.Interface {
+			// A mapping of typed values (a declared service's actions): each value is
+			// decoded against its type, with a position of its own.
+			out := reflect.MakeMap(t)
+			for _, e := range d.entries(r, path, 0) {
+				p := join(path, e.key)
+				d.locs[p] = nodePos(e.keyN)
+				elem := reflect.New(t.Elem()).Elem()
+				d.value(e.value, elem, p)
+				out.SetMapIndex(reflect.ValueOf(e.key).Convert(t.Key()), elem)
+			}
+			v.Set(out)
+			return
+		}
 		if g, ok := d.generic(r, path, 0); ok {
 			v.Set(reflect.ValueOf(g))
 		}

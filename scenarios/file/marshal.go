@@ -15,8 +15,8 @@ import (
 
 // Marshal writes a scenario in the file format: fields in the order of the Go types, empty
 // optional fields left out, durations as Go duration strings, short lists and free-form maps
-// in flow style. Go-only parts (ExtraServices, ExtraChecks, Setup, ParamsFunc) cannot be
-// written and make it fail. Parse(Marshal(s)) gives s back.
+// in flow style. Go-only parts (ExtraServices, ExtraChecks, Setup, ParamsFunc: code) cannot
+// be written and make it fail. Parse(Marshal(s)) gives s back.
 func Marshal(s *scenarios.Scenario) ([]byte, error) {
 	if len(s.ExtraServices) > 0 || len(s.ExtraChecks) > 0 || s.Setup != nil {
 		return nil, fmt.Errorf("scenario %q uses Go-only extensions (ExtraServices, ExtraChecks or Setup) that a file cannot carry", s.Name)
@@ -95,6 +95,18 @@ func (e *encoder) value(v reflect.Value, depth int) {
 				continue
 			}
 			e.structFields(v.Index(i), depth+2, true)
+		}
+	case v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Struct:
+		e.b.WriteString("\n")
+		keys := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			e.indent(depth + 1)
+			e.b.WriteString(quote(k) + ":")
+			e.value(v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), depth+1)
 		}
 	default:
 		e.b.WriteString(" " + e.flow(v) + "\n")
