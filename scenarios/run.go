@@ -116,7 +116,9 @@ func (o Options) baseCatalog() map[string]ServiceFactory {
 }
 
 // catalog is every service the scenario's nodes may name.
-func (o Options) catalog(s *Scenario) map[string]ServiceFactory { return withDeclared(o.baseCatalog(), s) }
+func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
+	return withDeclared(o.baseCatalog(), s)
+}
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
 	wallStart := time.Now() // wall time is reported, never used by the run
