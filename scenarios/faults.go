@@ -180,7 +180,11 @@ func (i *injector) schedule(s *Scenario) error {
 		if name == "" {
 			name = fmt.Sprintf("%s-%d", f.Kind, k)
 		}
-		if err := i.inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count}); err != nil {
+		err = nil
+		i.c.Sim.Attribute(faultOrigin(k, name), func() {
+			err = i.inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count})
+		})
+		if err != nil {
 			return fmt.Errorf("faults[%d] (%s): %w", k, name, err)
 		}
 	}

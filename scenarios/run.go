@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -28,8 +29,12 @@ type Result struct {
 	WallTime    time.Duration `json:"wallTime"`
 	// Deterministic is set when the run was repeated to check determinism.
 	Deterministic *bool `json:"deterministic,omitempty"`
-	// Error is set when the run could not complete (deadlock, panic); the verdict is fail.
+	// Error is set when the run could not complete (deadlock, panic, budget); the verdict
+	// is fail.
 	Error string `json:"error,omitempty"`
+	// Interrupted is set when Options.Interrupt stopped the run: the journal and checks
+	// cover what ran until then.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Ratio is virtual time per wall time.
@@ -55,6 +60,14 @@ type Options struct {
 	CheckDeterminism bool
 	// Catalog replaces the default service catalog.
 	Catalog map[string]ServiceFactory
+	// Limits bound the scenario and the run (zero fields: DefaultLimits).
+	Limits Limits
+	// Interrupt, when closed, stops the run at the next step boundary; the result is
+	// marked Interrupted and holds the partial journal.
+	Interrupt <-chan struct{}
+	// Progress, when set, is called every few thousand simulated events (from the run's
+	// goroutine: it must be quick).
+	Progress func(Progress)
 }
 
 // Run executes a scenario in the simulated runtime.
@@ -62,16 +75,20 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Seed != nil {
 		s.Seed = *o.Seed
 	}
-	if err := Validate(&s, o.catalog(&s)); err != nil {
+	if err := ValidateWith(&s, o.catalog(&s), o.Limits); err != nil {
 		return nil, err
 	}
 	res, err := runOnce(&s, o)
-	if err != nil || !o.CheckDeterminism {
+	if err != nil || !o.CheckDeterminism || res.Interrupted {
 		return res, err
 	}
 	again, err := runOnce(&s, o)
 	if err != nil {
 		return nil, err
+	}
+	if again.Interrupted {
+		res.Interrupted, res.Pass = true, false
+		return res, nil
 	}
 	same := bytes.Equal(res.JournalBytes(), again.JournalBytes())
 	res.Deterministic = &same
@@ -125,7 +142,9 @@ func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
 	wallStart := time.Now() // wall time is reported, never used by the run
-	sim := rt.NewSim(s.Seed)
+	g := newGuard(s, &o)
+	sim := rt.NewSim(s.Seed, g.option())
+	g.sim = sim
 	defer sim.Close()
 	c := &Cluster{Sim: sim, Net: memnet.New(sim, memnet.WithLatency(s.Network.Latency)), Journal: journal.New(sim),
 		scenario: s, catalog: o.catalog(s), nodes: map[string]*node{}}
@@ -172,7 +191,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		}
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
-			c.startWorkload(&s.Workload[wi], wi)
+			sim.Attribute(workloadOrigin(s, wi), func() { c.startWorkload(&s.Workload[wi], wi) })
 		}
 		if rest := s.Duration - sim.Elapsed(); rest > 0 {
 			sim.Sleep(rest)
@@ -180,7 +199,10 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		inj.stop()
 		c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
 	})
-	if runErr != nil && res.Error == "" {
+	if errors.Is(runErr, ErrInterrupted) {
+		res.Interrupted = true
+		c.Journal.Record("", journal.Step, map[string]any{"step": "interrupted"})
+	} else if runErr != nil && res.Error == "" {
 		res.Error = runErr.Error()
 	}
 	res.VirtualTime = sim.Elapsed()
@@ -190,7 +212,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		res.Checks = append(res.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
 	}
-	res.Pass = res.Error == ""
+	res.Pass = res.Error == "" && !res.Interrupted
 	for _, r := range res.Checks {
 		res.Pass = res.Pass && r.Pass
 	}
