@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test race bench lint fmt scenarios sweep
+.PHONY: test race bench lint fmt scenarios sweep fuzz
 
 # The README's test command: everything, with the race detector.
 test:
@@ -30,3 +30,10 @@ SWEEP_BIN := $(or $(TMPDIR),/tmp)/faultline-sweep
 sweep:
 	$(GO) build -o $(SWEEP_BIN) ./cmd/faultline
 	timeout 60 $(SWEEP_BIN) sweep scenarios/testdata/order-flow.yaml --seeds 200
+
+# Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=60s); fails on a crash or on a
+# target that executes fewer than MIN_EXECS inputs. Crashers land in testdata/fuzz.
+FUZZTIME ?= 10s
+MIN_EXECS ?= 1000
+fuzz:
+	FUZZTIME=$(FUZZTIME) MIN_EXECS=$(MIN_EXECS) ./.ci/fuzz

@@ -158,6 +158,10 @@ func TestSweepFindsAFailingSeedAndReplaysIt(t *testing.T) {
 	code, out, _ = cli(t, "sweep", "testdata/flaky.yaml", "--seeds", "12", "--keep-going")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "10/12 seeds passed; failing seeds: 7 9 (in ")
+	for _, seed := range []string{"7", "9"} {
+		assert.Regexp(t, `(?m)^seed `+seed+` FAILED: .+\n  journal: \d+ entries, sha256 [0-9a-f]{12}\nreplay: faultline run --seed `+seed+` testdata/flaky\.yaml$`, out,
+			"every failing seed gets its first failed check and replay command")
+	}
 }
 
 // TestSweepOrderFlow: 200 seeds of the order-flow scenario, each passing (40 under the race

@@ -46,7 +46,7 @@ scenarios/testdata/invalid/too-many-clients.yaml:13:14: workload[0].clients: 100
 scenarios/testdata/invalid/calls-per-second.yaml:14:12: workload[0].count: 1000000000 calls per client exceed the cap of 1000000 (raise it with --max-count)`,
 	"control-character.yaml": `scenarios/testdata/invalid/control-character.yaml:6:9: nodes[0].id: "gate\x00way" holds the control character U+0000 at byte 4: names must be printable text`,
 	"invalid-utf8.yaml":      `scenarios/testdata/invalid/invalid-utf8.yaml:2:7: name: "caf\ufffd" is not valid UTF-8 (byte 3)`,
-	"wrong-type.yaml":      `scenarios/testdata/invalid/wrong-type.yaml:3:7: seed: expected a non-negative integer, got "forty-two"`,
+	"wrong-type.yaml":        `scenarios/testdata/invalid/wrong-type.yaml:3:7: seed: expected a non-negative integer, got "forty-two"`,
 }
 
 func TestInvalidFiles(t *testing.T) {

@@ -66,12 +66,17 @@ func (m *Mixin) Config() Config { return m.cfg }
 // Adapter returns the raw adapter (errors not mapped).
 func (m *Mixin) Adapter() db.Adapter { return m.cfg.Adapter }
 
-// locks serialises Exclusive sections per adapter, process-wide.
+// locks serialises Exclusive sections per adapter, process-wide, for adapters without an
+// ExclusiveLock of their own. It keeps those adapters alive for the life of the process, so
+// adapters made per run (the memory stores) carry their lock instead.
 var locks sync.Map // db.Adapter -> *sync.Mutex
 
 func lockFor(a db.Adapter) *sync.Mutex {
 	if a == nil {
 		return &sync.Mutex{}
+	}
+	if own, ok := a.(interface{ ExclusiveLock() *sync.Mutex }); ok {
+		return own.ExclusiveLock()
 	}
 	l, _ := locks.LoadOrStore(a, &sync.Mutex{})
 	return l.(*sync.Mutex)
