@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test race bench lint fmt scenarios sweep bench-vs-moleculer
+.PHONY: test race bench lint fmt scenarios sweep bench-vs-moleculer fuzz
 
 # The README's test command: everything, with the race detector.
 test:
@@ -39,3 +39,10 @@ interop/node/node_modules: interop/node/package-lock.json
 
 bench-vs-moleculer: interop/node/node_modules
 	$(GO) run ./bench/vsmoleculer -rounds 2 -duration 2s -json out/bench-vs-moleculer.json
+
+# Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=60s); fails on a crash or on a
+# target that executes fewer than MIN_EXECS inputs. Crashers land in testdata/fuzz.
+FUZZTIME ?= 10s
+MIN_EXECS ?= 1000
+fuzz:
+	FUZZTIME=$(FUZZTIME) MIN_EXECS=$(MIN_EXECS) ./.ci/fuzz

@@ -145,8 +145,9 @@ func validateFault(v *validator, p string, f FaultSpec, nodes, actions map[strin
 	}
 }
 
-// scheduleFaults adds every fault of the scenario to the cluster's injector.
-func scheduleFaults(inj *faults.Injector, s *Scenario) error {
+// scheduleFaults adds every fault of the scenario to the cluster's injector; attribute runs
+// each Add with what it starts attributed to that fault (the event budget names the heaviest).
+func scheduleFaults(inj *faults.Injector, s *Scenario, attribute func(origin string, fn func())) error {
 	for k, f := range s.Faults {
 		fault, err := toFault(f)
 		if err != nil {
@@ -156,7 +157,11 @@ func scheduleFaults(inj *faults.Injector, s *Scenario) error {
 		if name == "" {
 			name = fmt.Sprintf("%s-%d", f.Kind, k)
 		}
-		if err := inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count}); err != nil {
+		err = nil
+		attribute(faultOrigin(k, name), func() {
+			err = inj.Add(faults.Spec{Name: name, Fault: fault, Start: f.Start, Duration: f.Duration, Every: f.Every, Count: f.Count})
+		})
+		if err != nil {
 			return fmt.Errorf("faults[%d] (%s): %w", k, name, err)
 		}
 	}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,8 +25,12 @@ type Result struct {
 	WallTime    time.Duration `json:"wallTime"`
 	// Deterministic is set when the run was repeated to check determinism.
 	Deterministic *bool `json:"deterministic,omitempty"`
-	// Error is set when the run could not complete (deadlock, panic); the verdict is fail.
+	// Error is set when the run could not complete (deadlock, panic, budget); the verdict
+	// is fail.
 	Error string `json:"error,omitempty"`
+	// Interrupted is set when Options.Interrupt stopped the run: the journal and checks
+	// cover what ran until then.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Ratio is virtual time per wall time.
@@ -51,6 +56,14 @@ type Options struct {
 	CheckDeterminism bool
 	// Catalog replaces the default service catalog.
 	Catalog map[string]ServiceFactory
+	// Limits bound the scenario and the run (zero fields: DefaultLimits).
+	Limits Limits
+	// Interrupt, when closed, stops the run at the next step boundary; the result is
+	// marked Interrupted and holds the partial journal.
+	Interrupt <-chan struct{}
+	// Progress, when set, is called every few thousand simulated events (from the run's
+	// goroutine: it must be quick).
+	Progress func(Progress)
 }
 
 // Run executes a scenario in the simulated runtime.
@@ -58,16 +71,20 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Seed != nil {
 		s.Seed = *o.Seed
 	}
-	if err := Validate(&s, o.baseCatalog()); err != nil {
+	if err := ValidateWith(&s, o.baseCatalog(), o.Limits); err != nil {
 		return nil, err
 	}
 	res, err := runOnce(&s, o)
-	if err != nil || !o.CheckDeterminism {
+	if err != nil || !o.CheckDeterminism || res.Interrupted {
 		return res, err
 	}
 	again, err := runOnce(&s, o)
 	if err != nil {
 		return nil, err
+	}
+	if again.Interrupted {
+		res.Interrupted, res.Pass = true, false
+		return res, nil
 	}
 	same := bytes.Equal(res.JournalBytes(), again.JournalBytes())
 	res.Deterministic = &same
@@ -122,14 +139,18 @@ func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
 	wallStart := time.Now() // wall time is reported, never used by the run
+	g := newGuard(s, &o)
 	res := Resources(s.Config)
 	defer res.Close()
-	c, err := testutil.Build(clusterSpec(s, o.catalog(s), res))
+	spec := clusterSpec(s, o.catalog(s), res)
+	spec.Sim = append(spec.Sim, g.option())
+	c, err := testutil.Build(spec)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	sim := c.Sim
+	g.sim = sim
 	w := &conductor{c: c, scenario: s}
 	out := &Result{Scenario: s.Name, Seed: s.Seed}
 	runErr := sim.Run(func() {
@@ -152,13 +173,13 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 				return
 			}
 		}
-		if err := scheduleFaults(c.Faults, s); err != nil {
+		if err := scheduleFaults(c.Faults, s, sim.Attribute); err != nil {
 			out.Error = "faults: " + err.Error()
 			return
 		}
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
-			w.start(&s.Workload[wi], wi)
+			sim.Attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
 		}
 		if rest := s.Duration - sim.Elapsed(); rest > 0 {
 			sim.Sleep(rest)
@@ -166,7 +187,10 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		c.Faults.Stop()
 		c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
 	})
-	if runErr != nil && out.Error == "" {
+	if errors.Is(runErr, ErrInterrupted) {
+		out.Interrupted = true
+		c.Journal.Record("", journal.Step, map[string]any{"step": "interrupted"})
+	} else if runErr != nil && out.Error == "" {
 		out.Error = runErr.Error()
 	}
 	out.VirtualTime = sim.Elapsed()
@@ -176,7 +200,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
 	}
-	out.Pass = out.Error == ""
+	out.Pass = out.Error == "" && !out.Interrupted
 	for _, r := range out.Checks {
 		out.Pass = out.Pass && r.Pass
 	}

@@ -39,9 +39,22 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 // Validate checks a scenario against the catalog: every node, service, action, fault and
-// check it names must exist and every number must make sense.
+// check it names must exist, every number must make sense and stay within DefaultLimits,
+// and every identifier must be clean text.
 func Validate(s *Scenario, catalog map[string]ServiceFactory) error {
+	return ValidateWith(s, catalog, Limits{})
+}
+
+// ValidateWith is Validate with limits (zero fields: the defaults).
+func ValidateWith(s *Scenario, catalog map[string]ServiceFactory, limits Limits) error {
 	v := &validator{}
+	cleanIdentifiers(v, s)
+	validateLimits(v, s, limits.WithDefaults())
+	if len(v.problems) > 0 {
+		// Over a cap, the checks below could take as long as the run would (building
+		// a million products' worth of services); dirty names are reported alone too.
+		return &ValidationError{Scenario: s.Name, Problems: v.problems}
+	}
 	validateServices(v, s, catalog)
 	catalog = withDeclared(catalog, s)
 	if s.Name == "" {

@@ -72,11 +72,27 @@ type Sim struct {
 	failure      error
 	closed       bool
 	steps        uint64
+
+	// origin is what the step being run is attributed to (see Attribute); what it starts
+	// inherits it.
+	origin    *Origin
+	origins   []*Origin
+	hook      func() error
+	hookEvery uint64
+	nextHook  uint64
+}
+
+// Origin counts the steps (tasks scheduled and timers fired) of everything started, directly
+// or transitively, inside one Attribute call: which workload or fault makes a run heavy.
+type Origin struct {
+	Name  string
+	Steps uint64
 }
 
 type task struct {
 	id      uint64
 	name    string
+	origin  *Origin
 	fn      func()
 	daemon  bool
 	wake    chan struct{}
@@ -90,6 +106,18 @@ type SimOption func(*Sim)
 // WithIdleLimit sets how long virtual time may pass on housekeeping timers alone while tasks
 // wait before the run counts as deadlocked.
 func WithIdleLimit(d time.Duration) SimOption { return func(s *Sim) { s.idleLimit = d } }
+
+// WithStepHook calls fn every `every` steps of the scheduler (between steps, with no task
+// running). A non-nil error ends Run or RunFor with that error: the simulation's budget or
+// interruption point, checked at a step boundary so the journal stays consistent.
+func WithStepHook(every uint64, fn func() error) SimOption {
+	return func(s *Sim) {
+		if every == 0 {
+			every = 1
+		}
+		s.hook, s.hookEvery = fn, every
+	}
+}
 
 // NewSim returns a simulated runtime at Epoch whose scheduling and randomness derive from seed.
 func NewSim(seed uint64, opts ...SimOption) *Sim {
@@ -123,10 +151,31 @@ func (s *Sim) Steps() uint64 { return s.steps }
 // Rand returns the seeded random source.
 func (s *Sim) Rand() Rand { return s.rng }
 
+// Attribute runs fn (which must not block) and attributes every task and timer it starts,
+// and everything those start in turn, to origin name; Origins reports the counts.
+func (s *Sim) Attribute(name string, fn func()) {
+	o := &Origin{Name: name}
+	s.origins = append(s.origins, o)
+	prev := s.origin
+	s.origin = o
+	defer func() { s.origin = prev }()
+	fn()
+}
+
+// Origins returns the step counts of every origin named by Attribute, in the order they
+// were first named.
+func (s *Sim) Origins() []Origin {
+	out := make([]Origin, len(s.origins))
+	for i, o := range s.origins {
+		out[i] = *o
+	}
+	return out
+}
+
 // Go schedules fn as a new task. The task inherits the daemon flag of whoever starts it.
 func (s *Sim) Go(name string, fn func()) {
 	s.seq++
-	t := &task{id: s.seq, name: name, fn: fn, daemon: s.contextDaemon()}
+	t := &task{id: s.seq, name: name, fn: fn, daemon: s.contextDaemon(), origin: s.origin}
 	s.live[t.id] = t
 	s.runnable = append(s.runnable, t)
 }
@@ -177,7 +226,7 @@ func (s *Sim) arm(d, period time.Duration, fn func(), daemon bool) *simTimer {
 		d = 0
 	}
 	s.seq++
-	t := &simTimer{sim: s, when: s.now.Add(d), seq: s.seq, period: period, fn: fn, daemon: daemon}
+	t := &simTimer{sim: s, when: s.now.Add(d), seq: s.seq, period: period, fn: fn, daemon: daemon, origin: s.origin}
 	heap.Push(&s.timers, t)
 	if !daemon {
 		s.foreground++
@@ -232,6 +281,12 @@ func (s *Sim) loop(stop func() bool, until time.Time) error {
 		if s.failure != nil {
 			return s.failure
 		}
+		if s.hook != nil && s.steps >= s.nextHook {
+			s.nextHook = s.steps + s.hookEvery
+			if err := s.hook(); err != nil {
+				return err
+			}
+		}
 		if len(s.urgent) > 0 {
 			t := s.urgent[0]
 			s.urgent = s.urgent[1:]
@@ -277,6 +332,10 @@ func (s *Sim) runTask(t *task) {
 	}
 	s.steps++
 	s.current = t
+	s.origin = t.origin
+	if t.origin != nil {
+		t.origin.Steps++
+	}
 	t.waiting = ""
 	if !t.started {
 		t.started = true
@@ -287,6 +346,7 @@ func (s *Sim) runTask(t *task) {
 	}
 	<-s.yield
 	s.current = nil
+	s.origin = nil
 }
 
 func (s *Sim) taskMain(t *task) {
@@ -320,8 +380,13 @@ func (s *Sim) fireTimer() {
 	}
 	s.steps++
 	s.inTimer, s.timerDaemon = true, t.daemon
+	s.origin = t.origin
+	if t.origin != nil {
+		t.origin.Steps++
+	}
 	defer func() {
 		s.inTimer = false
+		s.origin = nil
 		if r := recover(); r != nil && s.failure == nil {
 			s.failure = &PanicError{Task: "timer", Value: r, Stack: string(debug.Stack())}
 		}
@@ -463,6 +528,7 @@ type simTimer struct {
 	period time.Duration
 	fn     func()
 	daemon bool
+	origin *Origin
 	index  int
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -51,12 +52,18 @@ func (a *app) loadAll(paths []string) ([]loaded, error) {
 // parse reads and decodes one scenario file; a problem is printed (file:line:column) and
 // reported as !ok.
 func (a *app) parse(p string) (loaded, bool) {
-	data, err := os.ReadFile(p)
+	limits := a.scenarioLimits()
+	data, err := file.ReadLimited(p, limits.FileSize)
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		fmt.Fprintln(a.stderr, err)
+		return loaded{}, false
+	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
 		return loaded{}, false
 	}
-	s, err := file.Parse(p, data)
+	s, err := file.ParseWith(p, data, file.Options{Limits: limits})
 	if err != nil {
 		fmt.Fprintln(a.stderr, err)
 		return loaded{}, false
@@ -106,13 +113,23 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := scenarios.Options{CheckDeterminism: checkDeterminism}
+			stop, release := interrupts()
+			defer release()
+			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop}
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
+			}
+			var progress *progressLine
+			if errFile, ok := a.stderr.(*os.File); ok && !quiet && isTerminal(errFile) {
+				progress = &progressLine{w: errFile}
+				opts.Progress = progress.update
 			}
 			var runs []report.Run
 			for i, f := range files {
 				res, err := runScenario(*f.scenario, opts)
+				if progress != nil {
+					progress.clear()
+				}
 				if err != nil {
 					return invalid("%s: %v", f.path, err)
 				}
@@ -122,12 +139,18 @@ func (a *app) runCommand() *cobra.Command {
 					fmt.Fprintln(a.stdout)
 				}
 				report.WriteSummary(a.stdout, r, report.SummaryOptions{Quiet: quiet})
+				if res.Interrupted {
+					break
+				}
 			}
 			if err := a.writeOutputs(runs, journalOut, junitOut, reportOut); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout)
 			report.WriteTable(a.stdout, runs)
+			if interrupted(stop) {
+				return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: %d of %d scenarios run, the last one partly; partial results printed and written", len(runs), len(files))}
+			}
 			for _, r := range runs {
 				if !r.Result.Pass {
 					return &exitError{code: exitFailed}
@@ -226,11 +249,14 @@ func (a *app) listCommand() *cobra.Command {
 			fmt.Fprintln(tw, "FILE\tNAME\tSEED\tDESCRIPTION")
 			bad := 0
 			for _, p := range paths {
-				data, err := os.ReadFile(p)
-				if err != nil {
+				data, err := file.ReadLimited(p, a.scenarioLimits().FileSize)
+				if err != nil && !errors.As(err, new(*file.Error)) {
 					return invalid("%s: %v", p, errors.Unwrap(err))
 				}
-				s, err := file.Parse(p, data)
+				var s *scenarios.Scenario
+				if err == nil {
+					s, err = file.ParseWith(p, data, file.Options{Limits: a.scenarioLimits()})
+				}
 				if err != nil {
 					bad++
 					first := err.Error()
@@ -274,7 +300,7 @@ func (a *app) replayCommand() *cobra.Command {
 				if report.Digest([]byte(m.Source)) != m.SourceSHA256 {
 					return invalid("%s:%d: the recorded scenario source does not match its sha256", args[0], rec.Line)
 				}
-				s, err := file.Parse(name, []byte(m.Source))
+				s, err := file.ParseWith(name, []byte(m.Source), file.Options{Limits: a.scenarioLimits()})
 				if err != nil {
 					fmt.Fprintln(a.stderr, err)
 					return invalid("%s:%d: the recorded scenario is not valid any more", args[0], rec.Line)
@@ -285,8 +311,14 @@ func (a *app) replayCommand() *cobra.Command {
 						note = " (the file has changed since; replaying the recorded source)"
 					}
 				}
+				if m.Interrupted {
+					differ++
+					fmt.Fprintf(a.stdout, "replay %s  seed %d\n  NOT REPLAYED: the recorded run was interrupted; run it whole with: %s\n",
+						m.Scenario, m.Seed, a.replayCommandFor(name, m.Seed))
+					continue
+				}
 				seed := m.Seed
-				res, err := runScenario(*s, scenarios.Options{Seed: &seed})
+				res, err := runScenario(*s, scenarios.Options{Seed: &seed, Limits: a.scenarioLimits()})
 				if err != nil {
 					return invalid("%s: %v", name, err)
 				}
@@ -348,29 +380,55 @@ func (a *app) sweepCommand() *cobra.Command {
 			if parallel <= 0 {
 				parallel = runtime.GOMAXPROCS(0)
 			}
-			results := make([]*scenarios.Result, seeds)
-			errs := make([]error, seeds)
-			var firstFail atomic.Int64
+			stop, release := interrupts()
+			defer release()
+			// Each worker holds one run at a time and keeps only a failing run's summary:
+			// memory is O(parallel), whatever the number of seeds.
+			var (
+				mu       sync.Mutex
+				failures []seedFailure
+				runErr   error
+				ran      atomic.Int64
+				next     atomic.Int64
+			)
+			firstFail := atomic.Int64{}
 			firstFail.Store(int64(seeds))
-			var next atomic.Int64
+			opts := scenarios.Options{Limits: a.scenarioLimits(), Interrupt: stop}
 			start := time.Now()
 			var wg sync.WaitGroup
 			for range min(parallel, seeds) {
 				wg.Go(func() {
 					for {
 						i := int(next.Add(1) - 1)
-						if i >= seeds || (!keepGoing && int64(i) > firstFail.Load()) {
+						if i >= seeds || (!keepGoing && int64(i) > firstFail.Load()) || interrupted(stop) {
 							return
 						}
 						seed := from + uint64(i)
-						res, err := runScenario(*f.scenario, scenarios.Options{Seed: &seed})
-						results[i], errs[i] = res, err
-						if err != nil || !res.Pass {
-							for {
-								cur := firstFail.Load()
-								if int64(i) >= cur || firstFail.CompareAndSwap(cur, int64(i)) {
-									break
-								}
+						o := opts
+						o.Seed = &seed
+						res, err := runScenario(*f.scenario, o)
+						if err != nil {
+							mu.Lock()
+							runErr = cmp.Or(runErr, err)
+							mu.Unlock()
+							return
+						}
+						if res.Interrupted {
+							return
+						}
+						ran.Add(1)
+						if res.Pass {
+							continue
+						}
+						sf := seedFailure{index: i, seed: res.Seed, problem: firstProblem(res),
+							entries: len(res.Journal), digest: report.Digest(res.JournalBytes())[:12]}
+						mu.Lock()
+						failures = append(failures, sf)
+						mu.Unlock()
+						for {
+							cur := firstFail.Load()
+							if int64(i) >= cur || firstFail.CompareAndSwap(cur, int64(i)) {
+								break
 							}
 						}
 					}
@@ -378,36 +436,35 @@ func (a *app) sweepCommand() *cobra.Command {
 			}
 			wg.Wait()
 			elapsed := time.Since(start)
-			var failedSeeds []uint64
-			ran := 0
-			for i, res := range results {
-				if errs[i] != nil {
-					return invalid("%s: %v", f.path, errs[i])
-				}
-				if res == nil {
-					continue
-				}
-				ran++
-				if !res.Pass {
-					failedSeeds = append(failedSeeds, res.Seed)
-				}
+			if runErr != nil {
+				return invalid("%s: %v", f.path, runErr)
 			}
-			if len(failedSeeds) == 0 {
+			sort.Slice(failures, func(i, j int) bool { return failures[i].index < failures[j].index })
+			if !keepGoing && len(failures) > 1 {
+				failures = failures[:1] // runs past the first failure, already under way
+			}
+			if interrupted(stop) {
+				for _, sf := range failures {
+					a.printSeedFailure(f.path, sf)
+				}
+				fmt.Fprintf(a.stdout, "interrupted: %d of %d seeds run, %d failed, in %s\n", ran.Load(), seeds, len(failures), report.FormatWall(elapsed))
+				return &exitError{code: exitInterrupted}
+			}
+			if len(failures) == 0 {
 				fmt.Fprintf(a.stdout, "%d/%d seeds passed (seeds %d–%d of %s) in %s\n", seeds, seeds, from, from+uint64(seeds)-1, f.scenario.Name, report.FormatWall(elapsed))
 				return nil
 			}
-			first := results[firstFail.Load()]
-			fmt.Fprintf(a.stdout, "seed %d FAILED: %s\n", first.Seed, firstProblem(first))
-			fmt.Fprintf(a.stdout, "  journal: %d entries, sha256 %s\n", len(first.Journal), report.Digest(first.JournalBytes())[:12])
-			fmt.Fprintf(a.stdout, "replay: %s\n", a.replayCommandFor(f.path, first.Seed))
+			for _, sf := range failures {
+				a.printSeedFailure(f.path, sf)
+			}
 			if keepGoing {
-				parts := make([]string, len(failedSeeds))
-				for i, s := range failedSeeds {
-					parts[i] = fmt.Sprint(s)
+				parts := make([]string, len(failures))
+				for i, sf := range failures {
+					parts[i] = fmt.Sprint(sf.seed)
 				}
-				fmt.Fprintf(a.stdout, "%d/%d seeds passed; failing seeds: %s (in %s)\n", seeds-len(failedSeeds), seeds, strings.Join(parts, " "), report.FormatWall(elapsed))
+				fmt.Fprintf(a.stdout, "%d/%d seeds passed; failing seeds: %s (in %s)\n", seeds-len(failures), seeds, strings.Join(parts, " "), report.FormatWall(elapsed))
 			} else {
-				fmt.Fprintf(a.stdout, "stopped at the first failure: %d seeds run, in %s\n", ran, report.FormatWall(elapsed))
+				fmt.Fprintf(a.stdout, "stopped at the first failure: %d seeds run, in %s\n", ran.Load(), report.FormatWall(elapsed))
 			}
 			return &exitError{code: exitFailed}
 		},
@@ -418,6 +475,21 @@ func (a *app) sweepCommand() *cobra.Command {
 	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
 	fl.BoolVar(&keepGoing, "keep-going", false, "run every seed and list all failing ones")
 	return cmd
+}
+
+// seedFailure is what a sweep keeps of a failing run: enough to print it and replay it.
+type seedFailure struct {
+	index   int
+	seed    uint64
+	problem string
+	entries int
+	digest  string
+}
+
+func (a *app) printSeedFailure(path string, sf seedFailure) {
+	fmt.Fprintf(a.stdout, "seed %d FAILED: %s\n", sf.seed, sf.problem)
+	fmt.Fprintf(a.stdout, "  journal: %d entries, sha256 %s\n", sf.entries, sf.digest)
+	fmt.Fprintf(a.stdout, "replay: %s\n", a.replayCommandFor(path, sf.seed))
 }
 
 // firstProblem is the message of a failed run's first failed check (or its run error).

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/scenarios"
 )
 
 // Exit codes.
@@ -44,6 +46,9 @@ type app struct {
 	stdout, stderr io.Writer
 	// prog is how to invoke faultline again ("go run ./cmd/faultline" under go run).
 	prog string
+	// limits and fileSize are set by the --max-* flags.
+	limits   scenarios.Limits
+	fileSize *uint64
 }
 
 func main() {
@@ -96,7 +101,8 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `faultline runs scenario files: a cluster of service-broker nodes, a workload, a fault
 schedule and checks, simulated in virtual time. The same seed gives the same run, byte for byte.
 
-Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage.`,
+Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interrupted
+(SIGINT or SIGTERM: the partial results are printed and written, marked interrupted).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -105,6 +111,7 @@ Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage.`,
 			return &exitError{code: exitInvalid}
 		},
 	}
+	a.limitFlags(root.PersistentFlags())
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.CompletionOptions.DisableDefaultCmd = true

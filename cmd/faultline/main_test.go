@@ -67,6 +67,7 @@ func TestRunTestdata(t *testing.T) {
 
 	t.Run("junit", func(t *testing.T) {
 		reporttest.CheckJUnit(t, junitPath)
+		t.Run("xmllint", func(t *testing.T) { reporttest.Xmllint(t, junitPath) })
 		data, err := os.ReadFile(junitPath)
 		require.NoError(t, err)
 		checks := 0
@@ -82,10 +83,21 @@ func TestRunTestdata(t *testing.T) {
 		data, err := os.ReadFile(htmlPath)
 		require.NoError(t, err)
 		require.NoError(t, reporttest.SelfContained(string(data)))
-		r := reporttest.Render(t, htmlPath, 1600)
-		if r == nil {
-			return
+		doc, err := reporttest.ParseHTML(data)
+		require.NoError(t, err)
+		assert.Equal(t, itoa(len(files))+" passed, 0 failed", doc.Totals)
+		require.Len(t, doc.Runs, len(files))
+		for i, f := range files {
+			s, _ := file.Load(f)
+			assert.Equal(t, s.Name, doc.Runs[i].Name)
+			assert.Equal(t, "PASS", doc.Runs[i].Verdict)
+			assert.Len(t, doc.Runs[i].Checks, len(s.Checks))
+			assert.Equal(t, 1, doc.Runs[i].Timelines)
 		}
+	})
+
+	t.Run("html in chromium", func(t *testing.T) {
+		r := reporttest.Render(t, htmlPath, 1600)
 		assert.Contains(t, r.DOM, `data-rendered="`+itoa(len(files))+`"`, "the report's script ran over every timeline")
 		assert.Contains(t, r.DOM, itoa(len(files))+" passed, 0 failed")
 		for _, f := range files {
@@ -146,6 +158,10 @@ func TestSweepFindsAFailingSeedAndReplaysIt(t *testing.T) {
 	code, out, _ = cli(t, "sweep", "testdata/flaky.yaml", "--seeds", "12", "--keep-going")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "10/12 seeds passed; failing seeds: 7 9 (in ")
+	for _, seed := range []string{"7", "9"} {
+		assert.Regexp(t, `(?m)^seed `+seed+` FAILED: .+\n  journal: \d+ entries, sha256 [0-9a-f]{12}\nreplay: faultline run --seed `+seed+` testdata/flaky\.yaml$`, out,
+			"every failing seed gets its first failed check and replay command")
+	}
 }
 
 // TestSweepOrderFlow: 200 seeds of the order-flow scenario, each passing (40 under the race

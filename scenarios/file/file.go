@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -65,12 +66,56 @@ func (e *Error) Error() string {
 type Options struct {
 	// Catalog is the service catalog the scenario is validated against (nil: the default).
 	Catalog map[string]scenarios.ServiceFactory
+	// Limits bound the file's size and the counts it asks for (zero fields: the defaults).
+	Limits scenarios.Limits
+}
+
+// TooLarge is the problem of a file over the size limit: it is not decoded at all, as a
+// 60 MB file of products would take minutes and gigabytes to.
+func TooLarge(name string, size, limit int64) *Error {
+	return &Error{File: name, Problems: []Problem{{File: name, Line: 1, Col: 1,
+		Msg: fmt.Sprintf("the file is %s, over the cap of %s for scenario files (raise it with %s)",
+			humanBytes(size), humanBytes(limit), scenarios.LimitFlags["file-size"])}}}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/(1<<20)), ".0") + " MB"
+	case n >= 1<<10:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/(1<<10)), ".0") + " KB"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ReadLimited reads a scenario file of at most limit bytes (0: the default); a larger one
+// is a *Error, found without reading it whole.
+func ReadLimited(path string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = scenarios.DefaultLimits.FileSize
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, TooLarge(path, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, TooLarge(path, int64(len(data)), limit)
+	}
+	return data, nil
 }
 
 // Load reads, decodes and validates a scenario file. Any error it returns for the file's
 // content is an *Error.
 func Load(path string) (*scenarios.Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadLimited(path, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +129,10 @@ func Parse(name string, data []byte) (*scenarios.Scenario, error) {
 
 // ParseWith is Parse with options.
 func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error) {
+	limits := o.Limits.WithDefaults()
+	if int64(len(data)) > limits.FileSize {
+		return nil, TooLarge(name, int64(len(data)), limits.FileSize)
+	}
 	s, locs, err := decode(name, data)
 	if err != nil {
 		return nil, err
@@ -92,7 +141,7 @@ func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error)
 	if cat == nil {
 		cat = scenarios.DefaultCatalog()
 	}
-	if err := scenarios.Validate(s, cat); err != nil {
+	if err := scenarios.ValidateWith(s, cat, limits); err != nil {
 		var ve *scenarios.ValidationError
 		if !errors.As(err, &ve) {
 			return nil, &Error{File: name, Problems: []Problem{{File: name, Msg: err.Error()}}}

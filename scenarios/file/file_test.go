@@ -42,7 +42,13 @@ scenarios/testdata/invalid/several-problems.yaml:23:14: checks[0].transitions[0]
 	"unknown-field.yaml":   `scenarios/testdata/invalid/unknown-field.yaml:7:5: nodes[0].option: unknown field "option"; did you mean "options"?`,
 	"unknown-node.yaml":    `scenarios/testdata/invalid/unknown-node.yaml:10:11: workload[0].from: unknown node "gatewy"`,
 	"unknown-service.yaml": `scenarios/testdata/invalid/unknown-service.yaml:9:9: nodes[1].services[0]: unknown service "prodcut" (known: email, notification, order, product, user)`,
-	"wrong-type.yaml":      `scenarios/testdata/invalid/wrong-type.yaml:3:7: seed: expected a non-negative integer, got "forty-two"`,
+	"too-many-clients.yaml": `scenarios/testdata/invalid/too-many-clients.yaml:10:3: workload: the workload schedules 100000000 calls per virtual second, over the cap of 100000 (raise it with --max-calls-per-second)
+scenarios/testdata/invalid/too-many-clients.yaml:13:14: workload[0].clients: 100000000 clients exceed the cap of 10000 (raise it with --max-clients)`,
+	"calls-per-second.yaml": `scenarios/testdata/invalid/calls-per-second.yaml:10:3: workload: the workload schedules 1000000000 calls per virtual second, over the cap of 100000 (raise it with --max-calls-per-second)
+scenarios/testdata/invalid/calls-per-second.yaml:14:12: workload[0].count: 1000000000 calls per client exceed the cap of 1000000 (raise it with --max-count)`,
+	"control-character.yaml": `scenarios/testdata/invalid/control-character.yaml:6:9: nodes[0].id: "gate\x00way" holds the control character U+0000 at byte 4: names must be printable text`,
+	"invalid-utf8.yaml":      `scenarios/testdata/invalid/invalid-utf8.yaml:2:7: name: "caf\ufffd" is not valid UTF-8 (byte 3)`,
+	"wrong-type.yaml":        `scenarios/testdata/invalid/wrong-type.yaml:3:7: seed: expected a non-negative integer, got "forty-two"`,
 }
 
 func TestInvalidFiles(t *testing.T) {
@@ -234,6 +240,13 @@ func TestDescription(t *testing.T) {
 
 // FuzzParse: no input panics or hangs the loader. It validates against a cheap catalog:
 // building the real services under coverage instrumentation is too slow to fuzz.
+//
+// The seeds are small on purpose. Go's fuzzer minimizes every input that finds new
+// coverage before it goes on (up to -fuzzminimizetime, 60 s by default), and a minimizer
+// pass costs about one execution per byte per pass: seeded with the 3 KB files of
+// scenarios/testdata, each new input stalled the worker for the whole minute, and a 20 s
+// run reported 7 executions. Small seeds that still reach every part of the decoder
+// (anchors, aliases, flow and block style, durations, every section) keep the inputs small.
 func FuzzParse(f *testing.F) {
 	handler := func(*broker.Context) (any, error) { return nil, nil }
 	svc := func(name string, actions ...string) scenarios.ServiceFactory {
@@ -247,10 +260,8 @@ func FuzzParse(f *testing.F) {
 	}
 	cat := map[string]scenarios.ServiceFactory{"product": svc("product", "get", "create", "update", "reduceStock"),
 		"order": svc("order", "create"), "user": svc("user", "login"), "email": svc("email"), "notification": svc("notification")}
-	for _, name := range []string{"../testdata/order-flow.yaml", "../testdata/breaker-cycle.yaml", "../testdata/invalid/several-problems.yaml"} {
-		data, err := os.ReadFile(name)
-		require.NoError(f, err)
-		f.Add(data)
+	for _, seed := range fuzzSeeds {
+		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		done := make(chan struct{})
@@ -259,6 +270,10 @@ func FuzzParse(f *testing.F) {
 			s, err := file.ParseWith("f.yaml", data, file.Options{Catalog: cat})
 			if err == nil && s == nil {
 				t.Error("nil scenario without an error")
+			}
+			var fe *file.Error
+			if err != nil && !errors.As(err, &fe) {
+				t.Errorf("an error that is not a *file.Error: %v", err)
 			}
 		}()
 		select {
@@ -302,4 +317,48 @@ nodes:
 	assert.Nil(t, bh.Concurrency)
 	require.NotNil(t, bh.MaxQueueSize)
 	assert.Equal(t, 0, *bh.MaxQueueSize)
+}
+
+// TestFileSizeCap: a file over the cap is refused before it is decoded, with the size, the
+// cap and the flag that raises it; ReadLimited refuses it without reading it whole.
+func TestFileSizeCap(t *testing.T) {
+	data := []byte(base + "description: \"" + strings.Repeat("x", 5<<20) + "\"\n")
+	_, err := file.Parse("big.yaml", data)
+	assert.EqualError(t, err, "big.yaml:1:1: the file is 5 MB, over the cap of 4 MB for scenario files (raise it with --max-file-size)")
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	_, err = file.ReadLimited(path, 0)
+	assert.EqualError(t, err, path+":1:1: the file is 5 MB, over the cap of 4 MB for scenario files (raise it with --max-file-size)")
+	got, err := file.ReadLimited(path, 6<<20)
+	require.NoError(t, err)
+	assert.Len(t, got, len(data))
+	_, err = file.ParseWith("big.yaml", data, file.Options{Limits: scenarios.Limits{FileSize: 6 << 20}})
+	assert.NoError(t, err, "raised, the same file is valid")
+}
+
+// TestProductsCap: the 1.5-million-product file of issue 12, in small: the cap is checked
+// before the services are built.
+func TestProductsCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(base + "config:\n  products:\n")
+	for range 11 {
+		b.WriteString("    - {name: w, price: 1, stock: 1}\n")
+	}
+	_, err := file.ParseWith("p.yaml", []byte(b.String()), file.Options{Limits: scenarios.Limits{Products: 10}})
+	assert.ErrorContains(t, err, "config.products: 11 products exceed the cap of 10 (raise it with --max-products)")
+}
+
+// fuzzSeeds are small scenario files, valid and not, covering the decoder's paths.
+var fuzzSeeds = []string{
+	"name: a\nseed: 1\nduration: 10s\nnodes: [{id: g}, {id: p, services: [product]}]\n" +
+		"workload: [{from: g, action: product.get, params: {id: 1}, think: 1s}]\n" +
+		"faults: [{kind: error, action: product.get, node: p, start: 2s, duration: 1s}]\n" +
+		"checks: [{kind: errors, action: product.get, count: 1}]\nconfig: {products: [{name: w, price: 1, stock: 2}]}\n",
+	"name: b\nduration: 1m30s\nnodes:\n  - &n {id: x, options: {circuitBreaker: {enabled: true, threshold: 0.5}}}\n  - *n\n",
+	"name: c\nduration: 5s\nnetwork: {latency: 1ms}\nnodes: [{id: a, services: [order, user]}]\n" +
+		"faults: [{kind: loss, rate: 0.5, from: [a], types: [REQ]}]\nchecks: [{kind: breaker, endpoint: \"a:order.create\", transitions: [{to: open, at: 1s}]}]\n",
+	"name: 1\nduration: -1s\nnodes: [{id: \"\"}]\nworkload: [{clients: 99999999999999999999}]\nbogus: true\n",
+	"{name: d, duration: 1s, nodes: [{id: a}], checks: [{kind: membership, node: a, peer: a}]}",
+	"name: e\n---\nname: f\n",
+	"[1, 2]",
 }

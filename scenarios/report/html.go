@@ -42,6 +42,7 @@ type HTMLOptions struct {
 
 type htmlRun struct {
 	ID, Name, File, Description, Verdict, Replay, Error string
+	Interrupted                                         bool
 	Pass                                                bool
 	Seed                                                uint64
 	Virtual, Wall, Ratio, Digest                        string
@@ -79,8 +80,8 @@ func WriteHTML(w io.Writer, runs []Run, o HTMLOptions) error {
 		if ids[id] > 1 {
 			id = fmt.Sprintf("%s-%d", id, ids[id])
 		}
-		h := htmlRun{ID: id, Name: res.Scenario, File: r.File, Verdict: Verdict(res.Pass), Pass: res.Pass, Seed: res.Seed,
-			Replay: r.Replay, Error: res.Error, Virtual: res.VirtualTime.String(), Wall: FormatWall(res.WallTime),
+		h := htmlRun{ID: id, Name: res.Scenario, File: r.File, Verdict: VerdictOf(res), Pass: res.Pass, Seed: res.Seed,
+			Replay: r.Replay, Error: res.Error, Interrupted: res.Interrupted, Virtual: res.VirtualTime.String(), Wall: FormatWall(res.WallTime),
 			Ratio: ratio(res.VirtualTime, res.WallTime), Digest: Digest(res.JournalBytes())[:16], Entries: len(res.Journal)}
 		if r.Scenario != nil {
 			h.Description = r.Scenario.Description
@@ -425,7 +426,7 @@ footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 <h2><span class="badge {{.Verdict}}">{{.Verdict}}</span> {{.Name}}</h2>
 {{if .Description}}<p class="desc">{{.Description}}</p>{{end}}
 <div class="facts">seed <code>{{.Seed}}</code> · {{.Virtual}} of virtual time in {{.Wall}} of wall time ({{.Ratio}}) · journal {{.Entries}} entries, sha256 <code>{{.Digest}}…</code>{{if .Deterministic}} · determinism: {{.Deterministic}}{{end}}{{if .File}} · <code>{{.File}}</code>{{end}}</div>
-{{if .Error}}<p class="error">run error: {{.Error}}</p>{{end}}
+{{if .Error}}<p class="error">run error: {{.Error}}</p>{{end}}{{if .Interrupted}}<p class="error interrupted">interrupted at +{{.Virtual}} of virtual time: partial results</p>{{end}}
 {{if .Replay}}{{if not .Pass}}<p class="replay">replay: <code>{{.Replay}}</code></p>{{end}}{{end}}
 <table class="checks">
 <thead><tr><th></th><th>Check</th><th>Expected</th><th>Actual</th><th>First deviation</th></tr></thead>

@@ -48,6 +48,8 @@ type Meta struct {
 	Entries       int    `json:"entries"`
 	JournalSHA256 string `json:"journalSha256"`
 	Pass          bool   `json:"pass"`
+	// Interrupted marks a run stopped by a signal: its entries are a prefix of a full run's.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // header is how Meta is written: a journal.Entry-shaped line, so generic journal readers
@@ -70,7 +72,7 @@ func MetaOf(r Run) Meta {
 	jb := r.Result.JournalBytes()
 	return Meta{Format: JournalFormat, Scenario: r.Result.Scenario, File: r.File, Seed: r.Result.Seed,
 		SourceSHA256: Digest(r.Source), Source: string(r.Source),
-		Entries: len(r.Result.Journal), JournalSHA256: Digest(jb), Pass: r.Result.Pass}
+		Entries: len(r.Result.Journal), JournalSHA256: Digest(jb), Pass: r.Result.Pass, Interrupted: r.Result.Interrupted}
 }
 
 // WriteJournal writes runs as one JSON-lines file: for each run a header line (kind
@@ -136,7 +138,7 @@ func ReadJournal(r io.Reader) ([]Recorded, error) {
 		cur.Lines = append(cur.Lines, append([]byte(nil), line...))
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("line %d: %v", n+1, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no run in the journal (no %s header)", MetaKind)

@@ -97,6 +97,13 @@ func WriteJUnit(w io.Writer, runs []Run, o JUnitOptions) error {
 		if r.Replay != "" {
 			s.Properties = append(s.Properties, junitProperty{"replay", r.Replay})
 		}
+		if res.Interrupted {
+			s.Properties = append(s.Properties, junitProperty{"interrupted", "true"})
+			msg := fmt.Sprintf("interrupted at +%s of virtual time: partial results", res.VirtualTime)
+			s.Errors++
+			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(res.WallTime),
+				Error: &junitProblem{Message: msg, Type: "Interrupted", Text: msg + replayLine(r)}})
+		}
 		if res.Error != "" {
 			s.Errors++
 			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(res.WallTime),

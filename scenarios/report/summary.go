@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/faultline/faultline/scenarios"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +18,15 @@ type SummaryOptions struct {
 }
 
 // Verdict is "PASS" or "FAIL".
+// VerdictOf is a run's verdict: PASS, FAIL, or INTERRUPTED for a run stopped by a signal
+// (its checks then judge a partial journal).
+func VerdictOf(res *scenarios.Result) string {
+	if res.Interrupted {
+		return "INTERRUPTED"
+	}
+	return Verdict(res.Pass)
+}
+
 func Verdict(pass bool) string {
 	if pass {
 		return "PASS"
@@ -53,9 +63,12 @@ func WriteSummary(w io.Writer, r Run, o SummaryOptions) {
 	if r.File != "" {
 		where = "  " + r.File
 	}
-	fmt.Fprintf(w, "%s  %s  seed %d%s\n", Verdict(res.Pass), res.Scenario, res.Seed, where)
+	fmt.Fprintf(w, "%s  %s  seed %d%s\n", VerdictOf(res), res.Scenario, res.Seed, where)
 	if res.Error != "" {
 		fmt.Fprintf(w, "  run error: %s\n", res.Error)
+	}
+	if res.Interrupted {
+		fmt.Fprintf(w, "  interrupted at +%s of virtual time: the checks below judge a partial run\n", res.VirtualTime)
 	}
 	if o.Quiet {
 		for _, c := range res.Checks {
@@ -129,7 +142,7 @@ func WriteTable(w io.Writer, runs []Run) {
 		} else {
 			failed++
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", res.Scenario, res.Seed, Verdict(res.Pass), passedChecks(r), len(res.Checks),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", res.Scenario, res.Seed, VerdictOf(res), passedChecks(r), len(res.Checks),
 			res.VirtualTime, FormatWall(res.WallTime), r.File)
 	}
 	tw.Flush()

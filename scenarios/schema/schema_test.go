@@ -203,7 +203,9 @@ func TestSchemaRejectsMalformedFiles(t *testing.T) {
 	require.NoError(t, err)
 	for _, f := range files {
 		name := filepath.Base(f)
-		if name == "syntax-error.yaml" {
+		// A syntax error is no data at all, and text that is not clean UTF-8 cannot become
+		// JSON for the schema to see: only the loader rejects those.
+		if name == "syntax-error.yaml" || name == "invalid-utf8.yaml" || name == "control-character.yaml" {
 			continue
 		}
 		v := &validator{root: root}

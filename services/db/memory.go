@@ -18,6 +18,7 @@ type Memory struct {
 	s *schema
 
 	mu     sync.Mutex
+	excl   sync.Mutex       // ExclusiveLock: check-then-write sections of the CRUD mixin
 	rows   map[int64]Entity // canonical values, never shared outside
 	order  []int64          // ascending ids: scans are deterministic
 	lastID int64
@@ -25,6 +26,11 @@ type Memory struct {
 }
 
 var _ Adapter = (*Memory)(nil)
+
+// ExclusiveLock is the lock the CRUD mixin's Exclusive sections on this store hold. It lives
+// on the store, so that it goes when the store goes (a process-wide map keyed by adapter
+// kept every simulated run's store alive: a sweep's memory grew with its seeds).
+func (m *Memory) ExclusiveLock() *sync.Mutex { return &m.excl }
 
 // NewMemory returns an empty in-memory store for m. An invalid model is
 // reported by Connect and by every operation.

@@ -1,6 +1,6 @@
 // Package reporttest checks report files the way their consumers read them: JUnit XML
-// against the JUnit XSD (with xmllint, and structurally in Go), and the HTML report by
-// rendering it in headless Chromium. Tests of the report package and of the CLI use it.
+// against the JUnit XSD (structurally in Go everywhere, with xmllint where installed), and
+// the HTML report parsed in Go everywhere and rendered in headless Chromium where installed. Tests of the report package and of the CLI use it.
 package reporttest
 
 import (
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/testutil"
 )
 
 // XSD is the path of the JUnit schema.
@@ -27,25 +29,31 @@ func XSD() string {
 	return filepath.Join(filepath.Dir(here), "..", "testdata", "junit.xsd")
 }
 
-// CheckJUnit validates a JUnit XML file against the schema: with xmllint when it is
-// installed (.ci/run installs libxml2-utils) and always with a structural check in Go of
-// what the schema requires.
+// CheckJUnit validates a JUnit XML file against what the schema requires, in Go
+// (Structural): it runs everywhere. Xmllint checks the same file with libxml2 against
+// junit.xsd itself.
 func CheckJUnit(t testing.TB, path string) {
 	t.Helper()
-	if xmllint, err := exec.LookPath("xmllint"); err == nil {
-		out, err := exec.Command(xmllint, "--noout", "--schema", XSD(), path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("xmllint --schema junit.xsd %s: %v\n%s", path, err, out)
-		}
-	} else {
-		t.Logf("xmllint not installed (apt-get install libxml2-utils): checking %s structurally only", path)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := Structural(data); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// XmllintHint is how to install xmllint.
+const XmllintHint = "apt-get install libxml2-utils"
+
+// Xmllint validates a JUnit XML file with xmllint --schema junit.xsd. Without xmllint the
+// test skips in one line (fails when FAULTLINE_REQUIRE lists xmllint).
+func Xmllint(t testing.TB, path string) {
+	t.Helper()
+	bin := testutil.RequireProgram(t, "xmllint", XmllintHint)
+	out, err := exec.Command(bin, "--noout", "--schema", XSD(), path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xmllint --schema junit.xsd %s: %v\n%s", path, err, out)
 	}
 }
 
@@ -166,18 +174,14 @@ var decimal = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
 
 func isDecimal(s string) bool { return decimal.MatchString(s) }
 
-// Chromium returns the path of a Chromium (or Chrome) binary, or "".
-func Chromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+// chromiumNames are the names a Chromium (or Chrome) binary goes by.
+var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 
-// NoBrowserEnv, when set, lets the HTML tests run without Chromium (structural checks only).
-const NoBrowserEnv = "FAULTLINE_NO_BROWSER"
+// Chromium returns the path of a Chromium (or Chrome) binary, or "".
+func Chromium() string { return testutil.LookProgram("chromium", chromiumNames...) }
+
+// ChromiumHint is how to install Chromium.
+const ChromiumHint = "apt-get install chromium"
 
 // Rendered is what headless Chromium made of a report.
 type Rendered struct {
@@ -188,18 +192,11 @@ type Rendered struct {
 }
 
 // Render opens an HTML file in headless Chromium and returns the DOM after scripts ran and
-// a screenshot. Without Chromium the test fails with how to install it, unless
-// FAULTLINE_NO_BROWSER is set, in which case it returns nil.
+// a screenshot. Without Chromium the test skips in one line (fails when FAULTLINE_REQUIRE
+// lists chromium); ParseHTML checks the report's structure everywhere.
 func Render(t testing.TB, path string, height int) *Rendered {
 	t.Helper()
-	bin := Chromium()
-	if bin == "" {
-		if os.Getenv(NoBrowserEnv) != "" {
-			t.Logf("%s is set and no Chromium is installed: %s is checked without a browser", NoBrowserEnv, path)
-			return nil
-		}
-		t.Fatalf("headless Chromium is needed to check the HTML report: install it (apt-get install chromium; .ci/run does), or set %s=1 to check the report without a browser", NoBrowserEnv)
-	}
+	bin := testutil.RequireProgram(t, "chromium", ChromiumHint, chromiumNames...)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		t.Fatal(err)
