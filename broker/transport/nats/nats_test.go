@@ -38,7 +38,7 @@ func eventually(t *testing.T, cond func() bool, what string, args ...any) {
 }
 
 // startServer runs an embedded NATS server on port (-1: a random one).
-func startServer(t *testing.T, port int, edit func(*server.Options)) *server.Server {
+func startServer(t testing.TB, port int, edit func(*server.Options)) *server.Server {
 	t.Helper()
 	o := natstest.DefaultTestOptions
 	o.Port = port
