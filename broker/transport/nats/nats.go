@@ -60,7 +60,7 @@ type Options struct {
 type Stats struct {
 	Sent     uint64 // messages published
 	Received uint64 // messages handed to the broker
-	Dropped  uint64 // received messages dropped as malformed (or lost as a slow consumer)
+	Dropped  uint64 // received messages dropped as malformed (inbox overflow is logged by NATS's slow-consumer error)
 }
 
 // Transport is a NATS transporter. It implements transport.Transporter and
