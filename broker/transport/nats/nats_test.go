@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/broker/rt"
 	fnats "github.com/faultline/faultline/broker/transport/nats"
@@ -58,6 +59,7 @@ func port(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
 type node struct {
 	*broker.Broker
 	tr *fnats.Transport
+	j  *journal.Journal
 
 	mu   sync.Mutex
 	gone map[string]bool // peer -> unexpected, from $node.disconnected
@@ -66,8 +68,9 @@ type node struct {
 func newNode(t *testing.T, srv *server.Server, ns, id string, services ...*broker.Service) *node {
 	t.Helper()
 	tr := fnats.New(fnats.Options{URL: url(srv), Namespace: ns, ReconnectWait: 20 * time.Millisecond})
-	n := &node{tr: tr, gone: map[string]bool{}}
-	n.Broker = broker.MustNew(broker.Options{NodeID: id, Namespace: ns, Runtime: rt.NewReal(), Transporter: tr,
+	clock := rt.NewReal()
+	n := &node{tr: tr, gone: map[string]bool{}, j: journal.New(clock)}
+	n.Broker = broker.MustNew(broker.Options{NodeID: id, Namespace: ns, Runtime: clock, Transporter: tr, Journal: n.j,
 		HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: 2 * time.Second})
 	n.MustAddService(&broker.Service{Name: "watch-" + id, Events: map[string]broker.Event{
 		"$node.disconnected": {Handler: func(ctx *broker.Context) error {
@@ -402,6 +405,21 @@ func TestMalformedDropped(t *testing.T) {
 	}
 	require.NoError(t, raw.Flush())
 	eventually(t, func() bool { return b.tr.Stats().Dropped == uint64(len(bad)) }, "b drops %d, has %d", len(bad), b.tr.Stats().Dropped)
+
+	// Well-formed envelopes with a kind's fields missing pass the transport and are dropped
+	// by the broker's decoder, which journals them.
+	require.NoError(t, raw.Publish("MOL.REQ.b", []byte(`{"ver":"5","sender":"z","action":"v2.greeter.hello"}`)))
+	require.NoError(t, raw.Publish("MOL.EVENT.b", []byte(`{"ver":"5","sender":"z","id":"1"}`)))
+	require.NoError(t, raw.Flush())
+	invalid := func() []string {
+		var out []string
+		for _, e := range journal.Filter(b.j.Entries(), journal.PacketBad) {
+			out = append(out, e.Str("type")+" from "+e.Str("from"))
+		}
+		return out
+	}
+	eventually(t, func() bool { return len(invalid()) == 2 }, "b journals 2 invalid packets, has %v", invalid())
+	require.Equal(t, []string{"REQ from z", "EVENT from z"}, invalid())
 
 	res, err := a.Call("v2.greeter.hello", map[string]any{"name": "Cy"})
 	require.NoError(t, err)
