@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/broker/retry"
 	"github.com/faultline/faultline/broker/rt"
+	"github.com/faultline/faultline/broker/transport"
 )
 
 // Broker is one node of a cluster.
@@ -185,6 +186,9 @@ func (b *Broker) Start() error {
 	if t := b.opts.Transporter; t != nil {
 		if err := t.Connect(b.nodeID, b.receive); err != nil {
 			return fmt.Errorf("broker %s: connect: %w", b.nodeID, err)
+		}
+		if r, ok := t.(transport.Reconnecter); ok {
+			r.OnReconnect(b.reconnected)
 		}
 		b.send(packet.Discover, "", &packet.DiscoverPayload{})
 	}

@@ -179,6 +179,16 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
+// reconnected runs after the transporter got its connection back: the node re-announces
+// itself and asks who is there, as Moleculer's transit does (afterConnect with wasReconnect).
+func (b *Broker) reconnected() {
+	if !b.alive() {
+		return
+	}
+	b.sendInfo("")
+	b.send(packet.Discover, "", &packet.DiscoverPayload{})
+}
+
 // sendInfo publishes this node's INFO to one node, or to all ("").
 func (b *Broker) sendInfo(target string) {
 	b.send(packet.Info, target, b.infoPayload())

@@ -14,3 +14,11 @@ type Transporter interface {
 	// Send publishes a message: to m.Target, or to every other node when Target is "".
 	Send(m packet.Message) error
 }
+
+// Reconnecter is implemented by a transporter that can lose its connection and get it back
+// by itself (NATS). The broker registers a hook at Start; the transporter runs it after each
+// reconnect, and the broker re-announces itself as Moleculer's transit does after a
+// reconnect: INFO to all, then DISCOVER to all (nodes may have come or gone meanwhile).
+type Reconnecter interface {
+	OnReconnect(fn func())
+}
