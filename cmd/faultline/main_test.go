@@ -248,7 +248,7 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 	}
 	code, out, _ := cli(t, "--help")
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage.")
+	assert.Contains(t, out, "Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interrupted")
 }
 
 func TestRunFailureExitsWithOneAndPrintsTheReplayCommand(t *testing.T) {

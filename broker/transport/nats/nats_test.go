@@ -366,6 +366,7 @@ func TestNamespace(t *testing.T) {
 	require.Equal(t, "Hello Bo", res)
 	require.NoError(t, b.Stop())
 	eventually(t, func() bool { return len(mon.find("MOL-shop.DISCONNECT", from("b"))) == 1 }, "b's DISCONNECT")
+	eventually(t, func() bool { return len(mon.find("MOL.DISCOVER", from("x"))) > 0 }, "x's DISCOVER, outside the namespace")
 	require.False(t, a.knows("x"))
 	require.False(t, other.knows("a"))
 	for _, s := range []string{"MOL-shop.DISCOVER", "MOL-shop.INFO", "MOL-shop.REQ.b", "MOL-shop.RES.a", "MOL-shop.DISCONNECT", "MOL.DISCOVER"} {
