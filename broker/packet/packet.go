@@ -1,5 +1,5 @@
 // Package packet defines Moleculer's protocol-5 packets: their types, their JSON payloads
-// (field for field as captured from Moleculer 0.15 in shared/moleculer/wire-sample-v5.txt)
+// (field for field as captured from Moleculer 0.15 in broker/transport/nats/testdata/wire-sample-v5.txt)
 // and the transport subjects they travel on.
 package packet
 
