@@ -19,11 +19,11 @@ func buildChecks(s *Scenario) []check.Checker {
 		case "breaker":
 			ts := make([]check.Transition, len(c.Transitions))
 			for i, t := range c.Transitions {
-				ts[i] = check.Transition{To: t.To, At: t.At}
+				ts[i] = check.Transition{To: t.To, At: t.At, Tolerance: t.Tolerance}
 			}
 			out = append(out, check.BreakerSequence{Endpoint: c.Endpoint, Observer: c.Node, Expected: ts, Tolerance: c.Tolerance})
 		case "timeout", "skip":
-			out = append(out, check.Timeouts{Action: c.Action, Kind: c.Kind, Budget: c.Budget, Count: count, At: c.At})
+			out = append(out, check.Timeouts{Action: c.Action, Kind: c.Kind, Budget: c.Budget, Count: count, At: c.At, Tolerance: c.Tolerance})
 		case "retries":
 			maxRetries := -1
 			if c.Max != nil {
@@ -41,7 +41,7 @@ func buildChecks(s *Scenario) []check.Checker {
 		case "membership":
 			ts := make([]check.Transition, len(c.Transitions))
 			for i, t := range c.Transitions {
-				ts[i] = check.Transition{To: t.To, At: t.At}
+				ts[i] = check.Transition{To: t.To, At: t.At, Tolerance: t.Tolerance}
 			}
 			out = append(out, check.Membership{Observer: c.Node, Peer: c.Peer, Expected: ts, Tolerance: c.Tolerance})
 		case "errors":

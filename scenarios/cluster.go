@@ -23,7 +23,7 @@ func clusterSpec(s *Scenario, cat map[string]ServiceFactory, res *catalog.Resour
 
 // spec is the scenario's network in the cluster API's terms.
 func (n NetworkSpec) spec() testutil.NetworkSpec {
-	return testutil.FixedLatency(n.Latency)
+	return testutil.NetworkSpec{Latency: n.Latency, Jitter: n.Jitter, Ideal: n.Ideal}
 }
 
 // brokerOptions are a node's options as broker options.

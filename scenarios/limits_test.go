@@ -17,6 +17,7 @@ import (
 func hotLoop() scenarios.Scenario {
 	s := scenarios.BreakerCycle()
 	s.Name = "hot-loop"
+	s.Network = scenarios.NetworkSpec{Ideal: true}
 	s.Workload = append(s.Workload, scenarios.WorkloadSpec{Name: "hot loop", From: "gateway", Action: "product.get",
 		Params: map[string]any{"id": 1}, Start: 2 * time.Second})
 	s.Checks = nil
@@ -33,7 +34,22 @@ func TestEventBudgetNamesTheHeaviestWorkload(t *testing.T) {
 		`most events came from workload\[1\] "hot loop" \(\d+ of 2\d{4}\)$`, res.Error)
 	assert.Equal(t, 2*time.Second, res.VirtualTime, "the loop never lets virtual time pass its start")
 	assert.NotEmpty(t, res.Journal, "the partial journal is kept")
+}
 
+// TestEventBudgetCatchesALoopOfInstantFailures: on the realistic network the same loop lets
+// time pass until the breaker opens; from then each call fails without parking, and the
+// loop must still yield to the scheduler so the budget sees it (it used to spin for ever
+// inside one task).
+func TestEventBudgetCatchesALoopOfInstantFailures(t *testing.T) {
+	s := hotLoop()
+	s.Network = scenarios.NetworkSpec{}
+	res, err := scenarios.Run(s, scenarios.Options{Limits: scenarios.Limits{Events: 20_000}})
+	require.NoError(t, err)
+	assert.False(t, res.Pass)
+	assert.Regexp(t, `^run stopped at \+\d+\.\d+s: 2\d{4} simulated events exceed the budget of 20000 \(raise it with --max-events\); `+
+		`most events came from workload\[1\] "hot loop" \(\d+ of 2\d{4}\)$`, res.Error)
+	assert.Greater(t, res.VirtualTime, 2*time.Second, "calls over the network take time until the breaker opens")
+	assert.Less(t, res.VirtualTime, s.Duration)
 }
 
 // TestBudgetErrorNamesAFault: attribution covers faults, and what they start.

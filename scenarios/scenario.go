@@ -22,7 +22,8 @@ type Scenario struct {
 	Seed        uint64 `yaml:"seed" json:"seed"`
 	// Duration is how much virtual time the run lasts (workload and faults are cut there).
 	Duration time.Duration `yaml:"duration" json:"duration"`
-	// Network is the base one-way latency of the simulated network.
+	// Network is the simulated network: realistic (0.5 ms + up to 1.5 ms of seeded jitter)
+	// unless the scenario sets its latency and jitter or asks for an ideal one.
 	Network  NetworkSpec    `yaml:"network,omitempty" json:"network"`
 	Nodes    []NodeSpec     `yaml:"nodes" json:"nodes"`
 	Workload []WorkloadSpec `yaml:"workload,omitempty" json:"workload,omitempty"`
@@ -47,9 +48,19 @@ type Scenario struct {
 	Setup func(c *testutil.Cluster) error `yaml:"-" json:"-"`
 }
 
-// NetworkSpec configures the simulated network.
+// NetworkSpec configures the simulated network, as testutil.NetworkSpec does. The zero value
+// is the realistic network: every packet takes testutil.DefaultLatency plus a uniform jitter
+// in [0, testutil.DefaultJitter), drawn from the scenario's seed, so two packets from
+// different senders do not land at the same instant and a breaker's timer never ties with a
+// call. Ideal is the zero-latency network, where such ties happen and the scheduler's coin
+// decides them.
 type NetworkSpec struct {
+	// Latency is the one-way base latency; Jitter the width of the uniform extra delay.
+	// Both zero (and not Ideal) means the defaults; otherwise they are taken as given.
 	Latency time.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Jitter  time.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	// Ideal is a zero-latency, zero-jitter network.
+	Ideal bool `yaml:"ideal,omitempty" json:"ideal,omitempty"`
 }
 
 // NodeSpec is one node of the cluster.
@@ -212,7 +223,7 @@ type CheckSpec struct {
 	MaxP99         time.Duration   `yaml:"maxP99,omitempty" json:"maxP99,omitempty"`
 	MinCalls       int             `yaml:"minCalls,omitempty" json:"minCalls,omitempty"`
 	Transitions    []TransitionAt  `yaml:"transitions,omitempty" json:"transitions,omitempty"`
-	Tolerance      time.Duration   `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	Tolerance      time.Duration   `yaml:"tolerance,omitempty" json:"tolerance,omitempty"` // on every expected instant (transitions, timeouts, skips)
 	Budget         time.Duration   `yaml:"budget,omitempty" json:"budget,omitempty"`
 	Count          *int            `yaml:"count,omitempty" json:"count,omitempty"`
 	At             []time.Duration `yaml:"at,omitempty" json:"at,omitempty"`
@@ -243,10 +254,12 @@ type CallSpec struct {
 	Expect string `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
 
-// TransitionAt is an expected breaker transition.
+// TransitionAt is an expected breaker or membership transition.
 type TransitionAt struct {
 	To string        `yaml:"to" json:"to"`
 	At time.Duration `yaml:"at" json:"at"`
+	// Tolerance, when set, replaces the check's tolerance for this transition.
+	Tolerance time.Duration `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
 }
 
 // ServiceConfig configures the e-commerce services of a scenario.

@@ -66,6 +66,9 @@ func ValidateWith(s *Scenario, catalog map[string]ServiceFactory, limits Limits)
 	if s.Network.Latency < 0 {
 		v.add("network.latency", "must not be negative, got %s", s.Network.Latency)
 	}
+	if s.Network.Jitter < 0 {
+		v.add("network.jitter", "must not be negative, got %s", s.Network.Jitter)
+	}
 	nodes := map[string]bool{}
 	actions := map[string]bool{}
 	if len(s.Nodes) == 0 {
@@ -206,6 +209,9 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 			if !slices.Contains([]string{"open", "half-open", "half-open-wait", "closed"}, t.To) {
 				v.add(fmt.Sprintf("%s.transitions[%d].to", p, i), "unknown breaker state %q (open, half-open, half-open-wait, closed)", t.To)
 			}
+			if t.Tolerance < 0 {
+				v.add(fmt.Sprintf("%s.transitions[%d].tolerance", p, i), "must not be negative, got %s", t.Tolerance)
+			}
 		}
 	case "timeout", "skip", "retries", "amplification":
 		if c.Action == "" {
@@ -224,6 +230,9 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 		for i, t := range c.Transitions {
 			if t.To != "lost" && t.To != "joined" {
 				v.add(fmt.Sprintf("%s.transitions[%d].to", p, i), "must be lost or joined, got %q", t.To)
+			}
+			if t.Tolerance < 0 {
+				v.add(fmt.Sprintf("%s.transitions[%d].tolerance", p, i), "must not be negative, got %s", t.Tolerance)
 			}
 		}
 	case "errors":

@@ -47,9 +47,11 @@ func (c *conductor) closedLoop(w *WorkloadSpec, client int, end time.Duration) {
 			return
 		}
 		c.call(w, client, i)
-		if w.Think > 0 {
-			c.c.Sim.Sleep(w.Think)
-		}
+		// Sleep even without think time: a call that fails at once (an open breaker, a
+		// validation error) never parks, so without this yield a loop with no think time
+		// would spin inside one task where neither the scheduler nor the event budget
+		// can see it.
+		c.c.Sim.Sleep(w.Think)
 	}
 }
 

@@ -184,6 +184,32 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 type Transition struct {
 	To string        // "open", "half-open", "closed" (and "half-open-wait" if IncludeWait)
 	At time.Duration // expected virtual time
+	// Tolerance, when positive, replaces the check's tolerance for this transition: a
+	// transition that waits on the network lands within a round trip of its cause, one set by
+	// a timer at the exact instant.
+	Tolerance time.Duration
+}
+
+// tolerance is the tolerance that applies to t in a check whose own is tol.
+func (t Transition) tolerance(tol time.Duration) time.Duration {
+	if t.Tolerance > 0 {
+		return t.Tolerance
+	}
+	return tol
+}
+
+// matches reports whether got is the expected transition t, within tolerance.
+func (t Transition) matches(got Transition, tol time.Duration) bool {
+	return got.To == t.To && absDur(got.At-t.At) <= t.tolerance(tol)
+}
+
+// render writes a transition as to@+at, with its tolerance when it has one.
+func (t Transition) render(tol time.Duration) string {
+	s := fmt.Sprintf("%s@+%s", t.To, t.At)
+	if tol := t.tolerance(tol); tol > 0 {
+		s += "±" + tol.String()
+	}
+	return s
 }
 
 // BreakerSequence checks the transitions of one endpoint's breaker, as seen by one caller
@@ -226,7 +252,7 @@ func (b BreakerSequence) Check(entries []journal.Entry) Result {
 			return fail(b.Name(), expected, actual, b.Expected[i].At)
 		case i >= len(b.Expected):
 			return fail(b.Name(), expected, actual, got[i].At)
-		case got[i].To != b.Expected[i].To || absDur(got[i].At-b.Expected[i].At) > b.Tolerance:
+		case !b.Expected[i].matches(got[i], b.Tolerance):
 			return fail(b.Name(), expected, actual, min(got[i].At, b.Expected[i].At))
 		}
 	}
@@ -239,10 +265,7 @@ func renderTransitions(ts []Transition, tol time.Duration) string {
 	}
 	parts := make([]string, len(ts))
 	for i, t := range ts {
-		parts[i] = fmt.Sprintf("%s@+%s", t.To, t.At)
-		if tol > 0 {
-			parts[i] += fmt.Sprintf("±%s", tol)
-		}
+		parts[i] = t.render(tol)
 	}
 	return "closed→" + strings.Join(parts, "→")
 }
@@ -264,8 +287,11 @@ type Timeouts struct {
 	Budget time.Duration
 	// Count is the expected number (-1 = at least one).
 	Count int
-	// At lists the expected instants, in order (optional).
-	At []time.Duration
+	// At lists the expected instants, in order (optional), each within Tolerance (0 = exact).
+	// A timeout fires at the caller, its budget after the attempt started: exact. A skip
+	// happens where the budget ran out, often on another node: a network hop later.
+	At        []time.Duration
+	Tolerance time.Duration
 }
 
 func (c Timeouts) Name() string { return fmt.Sprintf("%s %s", c.Kind, c.Action) }
@@ -290,7 +316,11 @@ func (c Timeouts) Check(entries []journal.Entry) Result {
 		exp = append(exp, fmt.Sprintf("each after a %s budget", c.Budget))
 	}
 	if len(c.At) > 0 {
-		exp = append(exp, fmt.Sprintf("at %s", renderTimes(c.At)))
+		at := "at " + renderTimes(c.At)
+		if c.Tolerance > 0 {
+			at += " ±" + c.Tolerance.String()
+		}
+		exp = append(exp, at)
 	}
 	expected := strings.Join(exp, ", ")
 	times := make([]time.Duration, len(got))
@@ -309,7 +339,7 @@ func (c Timeouts) Check(entries []journal.Entry) Result {
 		if c.Budget > 0 && c.Kind != "skip" && e.Dur("timeout") != c.Budget {
 			return fail(c.Name(), expected, fmt.Sprintf("%s; one after %s", actual, e.Dur("timeout")), e.T)
 		}
-		if i < len(c.At) && e.T != c.At[i] {
+		if i < len(c.At) && absDur(e.T-c.At[i]) > c.Tolerance {
 			return fail(c.Name(), expected, actual, min(e.T, c.At[i]))
 		}
 	}

@@ -38,10 +38,7 @@ func (m Membership) Check(entries []journal.Entry) Result {
 		}
 		parts := make([]string, len(ts))
 		for i, t := range ts {
-			parts[i] = fmt.Sprintf("%s@+%s", t.To, t.At)
-			if tol > 0 {
-				parts[i] += "±" + tol.String()
-			}
+			parts[i] = t.render(tol)
 		}
 		return strings.Join(parts, "→")
 	}
@@ -52,7 +49,7 @@ func (m Membership) Check(entries []journal.Entry) Result {
 			return fail(m.Name(), expected, actual, m.Expected[i].At)
 		case i >= len(m.Expected):
 			return fail(m.Name(), expected, actual, got[i].At)
-		case got[i].To != m.Expected[i].To || absDur(got[i].At-m.Expected[i].At) > m.Tolerance:
+		case !m.Expected[i].matches(got[i], m.Tolerance):
 			return fail(m.Name(), expected, actual, min(got[i].At, m.Expected[i].At))
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
+	"github.com/faultline/faultline/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite scenarios/testdata/*.yaml from the Go suite")
@@ -37,7 +38,7 @@ func TestTestdataMatchesSuite(t *testing.T) {
 			if *update {
 				body, err := file.Marshal(&s)
 				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(path, append([]byte(header(s.Name, docs[s.Name])), body...), 0o644))
+				require.NoError(t, os.WriteFile(path, append([]byte(header(&s, docs[s.Name])), body...), 0o644))
 			}
 			got, err := file.Load(path)
 			require.NoError(t, err, "regenerate with: go test ./scenarios/file -run TestTestdataMatchesSuite -update")
@@ -54,7 +55,8 @@ func TestTestdataMatchesSuite(t *testing.T) {
 
 type suiteDoc struct{ fn, doc string }
 
-func header(name string, d suiteDoc) string {
+func header(s *scenarios.Scenario, d suiteDoc) string {
+	name := s.Name
 	var b strings.Builder
 	b.WriteString("# yaml-language-server: $schema=../schema/scenario.schema.json\n#\n")
 	fmt.Fprintf(&b, "# %s: the file form of scenarios.%s() in scenarios/suite.go.\n", name, d.fn)
@@ -63,6 +65,10 @@ func header(name string, d suiteDoc) string {
 		for _, line := range strings.Split(strings.TrimSpace(d.doc), "\n") {
 			b.WriteString(strings.TrimRight("# "+line, " ") + "\n")
 		}
+	}
+	if s.Network == (scenarios.NetworkSpec{}) {
+		lat, jit := testutil.NetworkSpec{}.Effective()
+		fmt.Fprintf(&b, "#\n# The network is the default, realistic one: each packet's trip takes %s to %s, drawn\n# from the seed. Expected instants are exact, or within the trips that lead to them.\n", lat, lat+jit)
 	}
 	b.WriteString("#\n# Run it: go run ./cmd/faultline run scenarios/testdata/" + name + ".yaml\n")
 	b.WriteString("# Kept equal to the Go suite by TestTestdataMatchesSuite (scenarios/file); regenerate with\n")

@@ -20,15 +20,18 @@ import (
 )
 
 // runs returns three runs: breaker-cycle passing, the same with a wrong expectation
-// (failing), and a run that broke (a run error).
+// (failing), and a run that broke (a run error). breaker-cycle runs on a fixed 1 ms network
+// (no jitter) so that the instants the reports show are round: every reply lands 2 ms after
+// its call, the breaker opens at +8.002s.
 func runs(t *testing.T) []report.Run {
 	t.Helper()
 	ok := scenarios.BreakerCycle()
+	ok.Network = scenarios.NetworkSpec{Latency: time.Millisecond}
 	res, err := scenarios.Run(ok, scenarios.Options{})
 	require.NoError(t, err)
 	require.True(t, res.Pass)
 
-	bad := scenarios.BreakerCycle()
+	bad := ok
 	bad.Name = "breaker-cycle-wrong"
 	bad.Checks = append([]scenarios.CheckSpec(nil), bad.Checks...)
 	bad.Checks[1].Transitions = []scenarios.TransitionAt{{To: "open", At: 7 * time.Second}}
@@ -80,7 +83,7 @@ func TestJUnitValidatesAgainstTheSchema(t *testing.T) {
 			failure = c.Failure.Message + "\n" + c.Failure.Text
 		}
 	}
-	assert.Contains(t, failure, "expected closed→open@+7s, got closed→open@+8s")
+	assert.Contains(t, failure, "expected closed→open@+7s, got closed→open@+8.002s")
 	assert.Contains(t, failure, "replay: faultline run --seed 1 x/wrong.yaml")
 	assert.Equal(t, "broken <&>", doc.Suites[2].Name)
 	require.NotNil(t, doc.Suites[2].Cases[0].Error)
@@ -97,7 +100,7 @@ func TestJUnitSchemaRejectsBrokenFiles(t *testing.T) {
 		"no hostname":     strings.Replace(good, ` hostname="ci"`, "", 1),
 		"no system-err":   strings.Replace(good, "<system-err></system-err>", "", 1),
 		"bad time":        strings.Replace(good, `time="0.000"`, `time="soon"`, 1),
-		"wrong count":     strings.Replace(good, `hostname="ci" tests="4"`, `hostname="ci" tests="5"`, 1),
+		"wrong count":     strings.Replace(good, `hostname="ci" tests="5"`, `hostname="ci" tests="6"`, 1),
 		"no failure type": strings.Replace(good, `<testcase name=`, `<testcase><failure></failure></testcase><testcase name=`, 1),
 	}
 	for name, doc := range broken {
@@ -183,10 +186,11 @@ func TestTimeline(t *testing.T) {
 	l := tl.Breakers[0]
 	assert.Equal(t, "gateway", l.Observer)
 	assert.Equal(t, "product-1:product.get", l.Endpoint)
-	assert.Equal(t, report.BreakerSpan{State: "closed", Start: 0, End: 8 * time.Second}, l.Spans[0])
-	assert.Equal(t, report.BreakerSpan{State: "open", Start: 8 * time.Second, End: 13 * time.Second}, l.Spans[1])
+	rtt := 2 * time.Millisecond
+	assert.Equal(t, report.BreakerSpan{State: "closed", Start: 0, End: 8*time.Second + rtt}, l.Spans[0])
+	assert.Equal(t, report.BreakerSpan{State: "open", Start: 8*time.Second + rtt, End: 13*time.Second + rtt}, l.Spans[1])
 	last := l.Spans[len(l.Spans)-1]
-	assert.Equal(t, report.BreakerSpan{State: "closed", Start: 23 * time.Second, End: 40 * time.Second}, last)
+	assert.Equal(t, report.BreakerSpan{State: "closed", Start: 20*time.Second + rtt, End: 40 * time.Second}, last)
 	require.Len(t, tl.Calls, 1, "the set-up calls (seeding the product) are not the workload's")
 	assert.Equal(t, "product.get", tl.Calls[0].Action)
 	assert.Len(t, tl.Calls[0].Calls, 39)
@@ -199,11 +203,11 @@ func TestSummary(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"PASS  breaker-cycle  seed 1  scenarios/testdata/breaker-cycle.yaml",
-		"checks: 4/4 passed",
-		"PASS breaker product-1:product.get: closed→open@+8s",
-		"+5s   fault    product-1 fails applied: action.error product.get on product-1, MoleculerError 500",
-		"+8s   breaker  gateway → product-1:product.get: closed → open (4 of 8 failed)",
-		"+20s  heal     product-1 fails healed",
+		"checks: 5/5 passed",
+		"PASS breaker product-1:product.get: closed→open@+8.002s→half-open@+13.002s→open@+14.002s→half-open@+19.002s→closed@+20.002s",
+		"+5s       fault    product-1 fails applied: action.error product.get on product-1, MoleculerError 500",
+		"+8.002s   breaker  gateway → product-1:product.get: closed → open (4 of 8 failed)",
+		"+20s      heal     product-1 fails healed",
 		"time: 40s virtual in ",
 	} {
 		assert.Contains(t, out, want)
@@ -213,7 +217,7 @@ func TestSummary(t *testing.T) {
 	b.Reset()
 	report.WriteSummary(&b, rs[1], report.SummaryOptions{Quiet: true})
 	assert.Equal(t, "FAIL  breaker-cycle-wrong  seed 1  x/wrong.yaml\n"+
-		"  FAIL breaker product-1:product.get: expected closed→open@+7s, got closed→open@+8s→half-open@+13s→open@+13s→half-open@+18s→open@+18s→half-open@+23s→closed@+23s (first deviation at +7s)\n"+
+		"  FAIL breaker product-1:product.get: expected closed→open@+7s, got closed→open@+8.002s→half-open@+13.002s→open@+14.002s→half-open@+19.002s→closed@+20.002s (first deviation at +7s)\n"+
 		"  replay: faultline run --seed 1 x/wrong.yaml\n", b.String())
 
 	b.Reset()
@@ -244,9 +248,9 @@ func TestHTMLStructure(t *testing.T) {
 	assert.Equal(t, 1, ok.Timelines)
 	assert.Equal(t, 1, ok.Faults, "one fault window: product-1 fails")
 	assert.Equal(t, 1, ok.FaultShades)
-	// closed → open → (half-open → half-open-wait, the probe in flight → open) ×2 →
-	// half-open → half-open-wait → closed: 11 spans.
-	assert.Equal(t, map[string]int{"closed": 2, "open": 3, "half-open": 3, "half-open-wait": 3}, ok.Breakers)
+	// closed → open → half-open → half-open-wait (the probe in flight) → open → half-open →
+	// half-open-wait → closed: 8 spans, as the check's sequence above says.
+	assert.Equal(t, map[string]int{"closed": 2, "open": 2, "half-open": 2, "half-open-wait": 2}, ok.Breakers)
 	assert.Positive(t, ok.OKBars)
 	assert.Positive(t, ok.ErrBars, "the failing calls of the fault window")
 
