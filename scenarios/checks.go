@@ -1,11 +1,16 @@
 package scenarios
 
 import (
+	"time"
+
 	"github.com/faultline/faultline/scenarios/check"
 )
 
-// buildChecks turns the scenario's check specs into checkers (plus its Go checkers).
-func buildChecks(s *Scenario) []check.Checker {
+// buildChecks turns the scenario's check specs into checkers (plus its Go checkers). floor
+// is the least tolerance of every expected instant (Options.Tolerance, for runs off the
+// simulator); a larger tolerance of the file's own stands.
+func buildChecks(s *Scenario, floor time.Duration) []check.Checker {
+	tol := func(d time.Duration) time.Duration { return max(d, floor) }
 	var out []check.Checker
 	for _, c := range s.Checks {
 		count := -1
@@ -20,10 +25,13 @@ func buildChecks(s *Scenario) []check.Checker {
 			ts := make([]check.Transition, len(c.Transitions))
 			for i, t := range c.Transitions {
 				ts[i] = check.Transition{To: t.To, At: t.At, Tolerance: t.Tolerance}
+				if t.Tolerance != 0 {
+					ts[i].Tolerance = tol(t.Tolerance)
+				}
 			}
-			out = append(out, check.BreakerSequence{Endpoint: c.Endpoint, Observer: c.Node, Expected: ts, Tolerance: c.Tolerance})
+			out = append(out, check.BreakerSequence{Endpoint: c.Endpoint, Observer: c.Node, Expected: ts, Tolerance: tol(c.Tolerance)})
 		case "timeout", "skip":
-			out = append(out, check.Timeouts{Action: c.Action, Kind: c.Kind, Budget: c.Budget, Count: count, At: c.At, Tolerance: c.Tolerance})
+			out = append(out, check.Timeouts{Action: c.Action, Kind: c.Kind, Budget: c.Budget, Count: count, At: c.At, Tolerance: tol(c.Tolerance)})
 		case "retries":
 			maxRetries := -1
 			if c.Max != nil {
@@ -42,8 +50,11 @@ func buildChecks(s *Scenario) []check.Checker {
 			ts := make([]check.Transition, len(c.Transitions))
 			for i, t := range c.Transitions {
 				ts[i] = check.Transition{To: t.To, At: t.At, Tolerance: t.Tolerance}
+				if t.Tolerance != 0 {
+					ts[i].Tolerance = tol(t.Tolerance)
+				}
 			}
-			out = append(out, check.Membership{Observer: c.Node, Peer: c.Peer, Expected: ts, Tolerance: c.Tolerance})
+			out = append(out, check.Membership{Observer: c.Node, Peer: c.Peer, Expected: ts, Tolerance: tol(c.Tolerance)})
 		case "errors":
 			maxErrs := -1
 			if c.Max != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +65,19 @@ type Options struct {
 	// Progress, when set, is called every few thousand simulated events (from the run's
 	// goroutine: it must be quick).
 	Progress func(Progress)
+	// Tier is the cluster tier the scenario runs on (testutil's names): "" or "sim" is the
+	// simulator, virtual time, replayable from the seed; "real" is the wall-clock runtime
+	// in this process, every node a real broker on real goroutines and timers, so a
+	// scenario of 20 s takes 20 s.
+	Tier string
+	// Tolerance is the least tolerance of every expected instant (breaker and membership
+	// transitions, timeouts, skips): off the simulator, instants move by scheduling and
+	// load, and a check compares them within this much. Counts stay exact.
+	Tolerance time.Duration
 }
+
+// simulated reports whether the run is in the simulator.
+func (o Options) simulated() bool { return o.Tier == "" || o.Tier == testutil.TierSim }
 
 // Run executes a scenario in the simulated runtime.
 func Run(s Scenario, o Options) (*Result, error) {
@@ -74,8 +87,12 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if err := ValidateWith(&s, o.baseCatalog(), o.Limits); err != nil {
 		return nil, err
 	}
+	if o.Tier != "" && !slices.Contains(testutil.Tiers(), o.Tier) {
+		return nil, fmt.Errorf("unknown tier %q (have %s)", o.Tier, strings.Join(testutil.Tiers(), ", "))
+	}
 	res, err := runOnce(&s, o)
-	if err != nil || !o.CheckDeterminism || res.Interrupted {
+	// Only the simulator replays a seed: off it, two runs differ by design.
+	if err != nil || !o.CheckDeterminism || res.Interrupted || !o.simulated() {
 		return res, err
 	}
 	again, err := runOnce(&s, o)
@@ -143,17 +160,18 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	res := Resources(s.Config)
 	defer res.Close()
 	spec := clusterSpec(s, o.catalog(s), res)
+	spec.Tier = o.Tier
 	spec.Sim = append(spec.Sim, g.option())
 	c, err := testutil.Build(spec)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	sim := c.Sim
-	g.sim = sim
+	d := newDriver(c, o.Interrupt)
+	g.sim = c.Sim
 	w := &conductor{c: c, scenario: s}
 	out := &Result{Scenario: s.Name, Seed: s.Seed}
-	runErr := sim.Run(func() {
+	runErr := d.run(func() {
 		c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
 		if err := c.Start(); err != nil {
 			out.Error = "cluster start: " + err.Error()
@@ -173,17 +191,15 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 				return
 			}
 		}
-		if err := scheduleFaults(c.Faults, s, sim.Attribute); err != nil {
+		if err := scheduleFaults(c.Faults, s, d.attribute); err != nil {
 			out.Error = "faults: " + err.Error()
 			return
 		}
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
-			sim.Attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
+			d.attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
 		}
-		if rest := s.Duration - sim.Elapsed(); rest > 0 {
-			sim.Sleep(rest)
-		}
+		d.sleepUntil(s.Duration)
 		c.Faults.Stop()
 		c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
 	})
@@ -193,9 +209,9 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	} else if runErr != nil && out.Error == "" {
 		out.Error = runErr.Error()
 	}
-	out.VirtualTime = sim.Elapsed()
+	out.VirtualTime = c.Elapsed()
 	entries := c.Journal.Entries()
-	for _, chk := range buildChecks(s) {
+	for _, chk := range buildChecks(s, o.Tolerance) {
 		r := chk.Check(entries)
 		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
@@ -207,4 +223,57 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	out.Journal = c.Journal.Entries()
 	out.WallTime = time.Since(wallStart)
 	return out, nil
+}
+
+// A driver runs the engine's main task on the cluster's runtime: in the simulator, its
+// scheduler (the event budget and interrupts act between steps); on the wall clock, this
+// goroutine, with interrupts cutting the wait for the scenario's end.
+type driver struct {
+	c         *testutil.Cluster
+	interrupt <-chan struct{}
+	stopped   bool // the wall-clock wait was interrupted
+}
+
+func newDriver(c *testutil.Cluster, interrupt <-chan struct{}) *driver {
+	return &driver{c: c, interrupt: interrupt}
+}
+
+func (d *driver) run(main func()) error {
+	if d.c.Sim != nil {
+		return d.c.Sim.Run(main)
+	}
+	main()
+	if d.stopped {
+		return ErrInterrupted
+	}
+	return nil
+}
+
+// attribute runs fn, charging the simulated events it starts to name (the event budget's
+// report); off the simulator there is no budget, and fn just runs.
+func (d *driver) attribute(name string, fn func()) {
+	if d.c.Sim != nil {
+		d.c.Sim.Attribute(name, fn)
+		return
+	}
+	fn()
+}
+
+// sleepUntil waits until the cluster's time reaches at.
+func (d *driver) sleepUntil(at time.Duration) {
+	rest := at - d.c.Elapsed()
+	if rest <= 0 {
+		return
+	}
+	if d.c.Sim != nil || d.interrupt == nil {
+		d.c.Runtime.Sleep(rest)
+		return
+	}
+	t := time.NewTimer(rest)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-d.interrupt:
+		d.stopped = true
+	}
 }

@@ -27,9 +27,9 @@ func (c *conductor) start(w *WorkloadSpec, index int) {
 		end = min(end, w.Start+w.Duration)
 	}
 	for ci := range clients {
-		c.c.Sim.Go(fmt.Sprintf("workload %d client %d", index, ci), func() {
-			if wait := w.Start - c.c.Sim.Elapsed(); wait > 0 {
-				c.c.Sim.Sleep(wait)
+		c.c.Runtime.Go(fmt.Sprintf("workload %d client %d", index, ci), func() {
+			if wait := w.Start - c.c.Elapsed(); wait > 0 {
+				c.c.Runtime.Sleep(wait)
 			}
 			if w.Rate > 0 {
 				c.openLoop(w, ci, end)
@@ -43,7 +43,7 @@ func (c *conductor) start(w *WorkloadSpec, index int) {
 // closedLoop: one call at a time, Think between calls.
 func (c *conductor) closedLoop(w *WorkloadSpec, client int, end time.Duration) {
 	for i := 0; w.Count == 0 || i < w.Count; i++ {
-		if c.c.Sim.Elapsed() >= end {
+		if c.c.Elapsed() >= end {
 			return
 		}
 		c.call(w, client, i)
@@ -51,7 +51,7 @@ func (c *conductor) closedLoop(w *WorkloadSpec, client int, end time.Duration) {
 		// validation error) never parks, so without this yield a loop with no think time
 		// would spin inside one task where neither the scheduler nor the event budget
 		// can see it.
-		c.c.Sim.Sleep(w.Think)
+		c.c.Runtime.Sleep(w.Think)
 	}
 }
 
@@ -59,16 +59,16 @@ func (c *conductor) closedLoop(w *WorkloadSpec, client int, end time.Duration) {
 // as real traffic does — so a slow dependency piles up concurrent calls.
 func (c *conductor) openLoop(w *WorkloadSpec, client int, end time.Duration) {
 	interval := time.Duration(float64(time.Second) / w.Rate)
-	first := c.c.Sim.Elapsed()
+	first := c.c.Elapsed()
 	for i := 0; w.Count == 0 || i < w.Count; i++ {
 		at := first + time.Duration(i)*interval
 		if at >= end {
 			return
 		}
-		if wait := at - c.c.Sim.Elapsed(); wait > 0 {
-			c.c.Sim.Sleep(wait)
+		if wait := at - c.c.Elapsed(); wait > 0 {
+			c.c.Runtime.Sleep(wait)
 		}
-		c.c.Sim.Go(fmt.Sprintf("call %s #%d of client %d", w.Action, i, client), func() { c.call(w, client, i) })
+		c.c.Runtime.Go(fmt.Sprintf("call %s #%d of client %d", w.Action, i, client), func() { c.call(w, client, i) })
 	}
 }
 

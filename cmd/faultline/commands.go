@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/faultline/faultline/scenarios/file"
 	"github.com/faultline/faultline/scenarios/report"
 	"github.com/faultline/faultline/scenarios/schema"
+	"github.com/faultline/faultline/testutil"
 )
 
 // loaded is a scenario file read and validated.
@@ -101,12 +103,15 @@ func (a *app) runCommand() *cobra.Command {
 		journalOut, junitOut    string
 		reportOut               string
 		checkDeterminism, quiet bool
+		tier                    string
+		tolerance               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
 		Short: "Run scenario files and print a summary per scenario and a pass/fail table",
 		Example: `  faultline run scenarios/testdata/*.yaml
-  faultline run --seed 17 --journal out.jsonl --junit out.xml --report out.html scenarios/testdata/order-flow.yaml`,
+  faultline run --seed 17 --journal out.jsonl --junit out.xml --report out.html scenarios/testdata/order-flow.yaml
+  faultline run --tier real --tolerance 250ms scenarios/testdata/retry-backoff.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := a.loadAll(args)
@@ -115,7 +120,18 @@ func (a *app) runCommand() *cobra.Command {
 			}
 			stop, release := interrupts()
 			defer release()
-			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop}
+			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop,
+				Tier: tier, Tolerance: tolerance}
+			simulated := tier == "" || tier == testutil.TierSim
+			if !slices.Contains(testutil.Tiers(), tier) {
+				return invalid("--tier %q: want one of %s", tier, strings.Join(testutil.Tiers(), ", "))
+			}
+			if checkDeterminism && !simulated {
+				return invalid("--check-determinism needs the simulator (--tier sim): only there does a seed replay")
+			}
+			if tolerance < 0 {
+				return invalid("--tolerance %s: must not be negative", tolerance)
+			}
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
@@ -133,7 +149,11 @@ func (a *app) runCommand() *cobra.Command {
 				if err != nil {
 					return invalid("%s: %v", f.path, err)
 				}
-				r := report.Run{File: f.path, Source: f.source, Scenario: f.scenario, Result: res, Replay: a.replayCommandFor(f.path, res.Seed)}
+				r := report.Run{File: f.path, Source: f.source, Scenario: f.scenario, Result: res}
+				if simulated {
+					// Off the simulator a seed does not replay a run, so there is no command to offer.
+					r.Replay = a.replayCommandFor(f.path, res.Seed)
+				}
 				runs = append(runs, r)
 				if i > 0 && !quiet {
 					fmt.Fprintln(a.stdout)
@@ -166,6 +186,8 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
+	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable) or real (wall clock, real goroutines and timers, in this process)")
+	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 250ms")
 	return cmd
 }
 

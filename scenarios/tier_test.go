@@ -1,0 +1,69 @@
+package scenarios_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/scenarios"
+)
+
+// outcome is what must agree exactly between the simulated and the real run of a scenario:
+// the verdict of every check and the counts of what happened, instants aside.
+func outcome(res *scenarios.Result) map[string]int {
+	counts := map[string]int{}
+	for _, c := range res.Checks {
+		counts[fmt.Sprintf("check %s pass=%v", c.Name, c.Pass)]++
+	}
+	for _, e := range res.Journal {
+		switch e.Kind {
+		case journal.CallStarted, journal.RetryAttempt, journal.ActionRun, journal.ReqTimeout, journal.ReqSkipped,
+			journal.FaultApplied, journal.FaultHealed:
+			counts[e.Kind+" "+e.Str("action")]++
+		case journal.CallFinished:
+			counts[fmt.Sprintf("%s %s error=%s", e.Kind, e.Str("action"), e.Str("error"))]++
+		case journal.BreakerChange:
+			counts[e.Kind+" to "+e.Str("to")]++
+		}
+	}
+	return counts
+}
+
+// TestSimAndRealTiersAgree runs scenario files' twins in the simulator and on the wall
+// clock (every node a broker on real goroutines and timers): the verdicts and the exact
+// counts — calls, attempts, handler runs, timeouts, skips, outcomes by error — agree, and
+// the instants agree within the 250 ms tolerance the real run is given.
+func TestSimAndRealTiersAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs scenarios on the wall clock (10–20 s each)")
+	}
+	for _, s := range []scenarios.Scenario{scenarios.DistributedTimeout(), scenarios.RetryBackoff()} {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			sim, err := scenarios.Run(s, scenarios.Options{})
+			require.NoError(t, err)
+			require.True(t, sim.Pass, "simulated run passes")
+			real, err := scenarios.Run(s, scenarios.Options{Tier: "real", Tolerance: 250 * time.Millisecond})
+			require.NoError(t, err)
+			for _, c := range real.Checks {
+				assert.True(t, c.Pass, "real: %s", c.Message())
+			}
+			assert.True(t, real.Pass, real.Error)
+			assert.Greater(t, len(outcome(sim)), 5, "calls, attempts and checks to compare")
+			assert.Equal(t, outcome(sim), outcome(real))
+			assert.Nil(t, real.Deterministic)
+			assert.GreaterOrEqual(t, real.WallTime, s.Duration, "the wall clock runs the scenario's whole duration")
+		})
+	}
+}
+
+// TestRealTierRejectsUnknownTier: a tier the cluster API does not know is an error before
+// anything runs.
+func TestRealTierRejectsUnknownTier(t *testing.T) {
+	_, err := scenarios.Run(scenarios.DistributedTimeout(), scenarios.Options{Tier: "moon"})
+	assert.EqualError(t, err, `unknown tier "moon" (have real, sim)`)
+}
