@@ -24,6 +24,20 @@ type Targets struct {
 	// Cachers receive dependency faults, by name (for example a node ID, or "redis" for a
 	// shared one).
 	Cachers map[string]*FlakyCacher
+	// Links, on a real network without Net, receive symmetric partitions as cuts of the
+	// real links between node pairs (a NATS route through a proxy). Other network faults
+	// need Net.
+	Links Links
+}
+
+// Links are the real, two-way links between pairs of nodes: one TCP route carries both
+// directions, so only whole links can be cut.
+type Links interface {
+	// Nodes lists the nodes the links join.
+	Nodes() []string
+	// Cut severs the link between a and b; Heal restores it.
+	Cut(a, b string) error
+	Heal(a, b string) error
 }
 
 // Injector owns a fault schedule and the layers faults act through.

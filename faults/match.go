@@ -62,4 +62,4 @@ func validRate(r float64) error {
 	return nil
 }
 
-var errNoNet = errors.New("network fault without a network (Targets.Net)")
+var errNoNet = errors.New("network fault without the in-memory network (Targets.Net; tiers sim and real have it): on real links only two-way partitions apply")

@@ -54,6 +54,9 @@ func (p Asymmetric) Validate(env *Env) error {
 	if err := disjoint(p.From, p.To); err != nil {
 		return err
 	}
+	if env.inj.net == nil && env.inj.targets.Links != nil {
+		return errors.New("a one-way partition needs the in-memory network: a real link carries both directions")
+	}
 	return partitionCommon(env, p.Types)
 }
 func (p Asymmetric) Apply(env *Env) (func(), error) { return applyPartition(env, p, p.Types) }
@@ -109,6 +112,9 @@ func (p Isolate) Validate(env *Env) error {
 func (p Isolate) Apply(env *Env) (func(), error) { return applyPartition(env, p, p.Types) }
 
 func applyPartition(env *Env, p Partition, types []packet.Type) (func(), error) {
+	if env.inj.net == nil {
+		return cutLinks(env.inj.targets.Links, p)
+	}
 	r := env.inj.net.ruleFor(env, Match{Types: types})
 	r.matches = func(from, to string, t packet.Type) bool {
 		return (len(types) == 0 || slices.Contains(types, t)) && p.Cuts(from, to)
@@ -121,7 +127,44 @@ func partitionCommon(env *Env, types []packet.Type) error {
 	if err := validTypes(types); err != nil {
 		return err
 	}
+	if env.inj.net == nil && env.inj.targets.Links != nil {
+		if len(types) > 0 {
+			return errors.New("a partition of some packet types needs the in-memory network: a real link carries every type")
+		}
+		return nil
+	}
 	return needNet(env)
+}
+
+// cutLinks applies a partition to real links: every pair it cuts both ways is severed. A
+// pair cut one way only cannot be, since one route carries both directions, and is refused.
+func cutLinks(links Links, p Partition) (func(), error) {
+	nodes := links.Nodes()
+	var cut [][2]string
+	for i, a := range nodes {
+		for _, b := range nodes[i+1:] {
+			ab, ba := p.Cuts(a, b), p.Cuts(b, a)
+			if ab != ba {
+				return nil, fmt.Errorf("%s cuts %s→%s but not back: a real link carries both directions, one-way partitions need the in-memory network", p.Kind(), a, b)
+			}
+			if ab {
+				cut = append(cut, [2]string{a, b})
+			}
+		}
+	}
+	for k, pair := range cut {
+		if err := links.Cut(pair[0], pair[1]); err != nil {
+			for _, done := range cut[:k] {
+				_ = links.Heal(done[0], done[1])
+			}
+			return nil, err
+		}
+	}
+	return func() {
+		for _, pair := range cut {
+			_ = links.Heal(pair[0], pair[1])
+		}
+	}, nil
 }
 
 // between reports whether from → to crosses the A|B divide (an empty b is A's complement).

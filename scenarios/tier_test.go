@@ -65,5 +65,40 @@ func TestSimAndRealTiersAgree(t *testing.T) {
 // anything runs.
 func TestRealTierRejectsUnknownTier(t *testing.T) {
 	_, err := scenarios.Run(scenarios.DistributedTimeout(), scenarios.Options{Tier: "moon"})
-	assert.EqualError(t, err, `unknown tier "moon" (have real, sim)`)
+	assert.EqualError(t, err, `unknown tier "moon" (have nats, real, sim)`)
+}
+
+// TestNATSTierRunsScenarioFiles: the same scenarios over real NATS, every node on a server
+// of its own, routes through Toxiproxy: the symmetric partition is a cut route, and the
+// membership check sees the loss and the rejoin within tolerance (heartbeats on the wall
+// clock). The distributed timeout's counts agree with the simulator's exactly.
+func TestNATSTierRunsScenarioFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs scenarios on the wall clock over NATS (10–40 s each)")
+	}
+	for _, s := range []scenarios.Scenario{scenarios.DistributedTimeout(), scenarios.SymmetricPartition()} {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			res, err := scenarios.Run(s, scenarios.Options{Tier: "nats", Tolerance: time.Second})
+			require.NoError(t, err)
+			for _, c := range res.Checks {
+				assert.True(t, c.Pass, "nats: %s", c.Message())
+			}
+			assert.True(t, res.Pass, res.Error)
+			if s.Name == "distributed-timeout" {
+				sim, err := scenarios.Run(s, scenarios.Options{})
+				require.NoError(t, err)
+				assert.Equal(t, outcome(sim), outcome(res))
+			} else {
+				applied := 0
+				for _, e := range res.Journal {
+					if e.Kind == journal.FaultApplied {
+						applied++
+						assert.Equal(t, "partition.symmetric", e.Str("kind"), "the partition cut real routes")
+					}
+				}
+				assert.Equal(t, 1, applied)
+			}
+		})
+	}
 }

@@ -129,7 +129,11 @@ func Build(spec Spec) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	c.Faults = faults.New(c.Runtime, c.Journal, faults.Targets{Net: c.Net, Nodes: FaultNodes{c}, Cachers: c.flaky})
+	targets := faults.Targets{Net: c.Net, Nodes: FaultNodes{c}, Cachers: c.flaky}
+	if lt, ok := tier.(linkTier); ok {
+		targets.Links = lt.Links()
+	}
+	c.Faults = faults.New(c.Runtime, c.Journal, targets)
 	for _, ns := range spec.Nodes {
 		if _, err := c.addNode(ns); err != nil {
 			c.Close()

@@ -290,5 +290,5 @@ func TestSetSkewMovesOnlyThatNodesClock(t *testing.T) {
 
 func TestUnknownTier(t *testing.T) {
 	_, err := testutil.Build(testutil.Spec{Tier: "moon"})
-	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [real sim])`)
+	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [nats real sim])`)
 }
