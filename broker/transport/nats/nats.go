@@ -155,6 +155,9 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 		// A node never needs its own packets; Moleculer's transit skips them anyway.
 		natsgo.NoEcho(),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if t.closed.Load() {
+				return // our own Disconnect, not a lost connection
+			}
 			log.Warn("nats: disconnected", "err", err)
 		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
