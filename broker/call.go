@@ -116,6 +116,9 @@ func toParams(params any) (map[string]any, error) {
 	case nil:
 		return map[string]any{}, nil
 	case map[string]any:
+		if p == nil { // a nil map is no params: {} on the wire, as Moleculer sends, never null
+			return map[string]any{}, nil
+		}
 		// A copy: the validator writes defaults and conversions into params, and the
 		// caller's map must not change under it.
 		return maps.Clone(p), nil

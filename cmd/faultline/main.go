@@ -1,4 +1,5 @@
-// Command faultline runs Faultline's scenario files: run, validate, list, replay and sweep.
+// Command faultline runs Faultline's scenario files (run, validate, list, replay, sweep), a
+// real node on NATS (node) and one-shot calls into a NATS cluster (call).
 //
 // Exit codes: 0 when every scenario passed, 1 when a check failed (or a replay differs),
 // 2 for invalid input or usage.
@@ -115,6 +116,7 @@ Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interr
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(a.runCommand(), a.validateCommand(), a.listCommand(), a.replayCommand(), a.sweepCommand(), a.schemaCommand())
+	root.AddCommand(a.runCommand(), a.validateCommand(), a.listCommand(), a.replayCommand(), a.sweepCommand(), a.schemaCommand(),
+		a.nodeCommand(), a.callCommand())
 	return root
 }

@@ -11,7 +11,6 @@
 package nats
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/transport/nats/internal/header"
 )
 
 // ErrPayloadTooLarge is returned by Send for a packet larger than the server's max payload.
@@ -155,6 +155,9 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 		// A node never needs its own packets; Moleculer's transit skips them anyway.
 		natsgo.NoEcho(),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if t.closed.Load() {
+				return // our own Disconnect, not a lost connection
+			}
 			log.Warn("nats: disconnected", "err", err)
 		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
@@ -225,12 +228,6 @@ func (t *Transport) dispatch(ch <-chan *natsgo.Msg, done <-chan struct{}, nodeID
 	}
 }
 
-// header is the part of every packet the transport checks before the broker decodes it.
-type header struct {
-	Ver    string `json:"ver"`
-	Sender string `json:"sender"`
-}
-
 // parse turns a NATS message into a packet.Message, checking the subject, that the body is
 // one JSON object, the protocol version and the sender. Fields of each packet kind are
 // checked by the broker's packet.Decode (it drops, logs and journals what fails there).
@@ -247,8 +244,8 @@ func (t *Transport) parse(subject string, data []byte, nodeID string) (packet.Me
 	if target != "" && target != nodeID {
 		return packet.Message{}, fmt.Errorf("addressed to %q", target)
 	}
-	var h header
-	if err := json.Unmarshal(data, &h); err != nil {
+	h, err := header.Read(data)
+	if err != nil {
 		return packet.Message{}, fmt.Errorf("body: %w", err)
 	}
 	if h.Ver != packet.ProtocolVersion {
