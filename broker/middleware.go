@@ -91,11 +91,11 @@ func (b *Broker) timeoutMiddleware() Middleware {
 		taskName, waitName := "handle "+ep.Action, "result of "+ep.Action+" on "+ep.NodeID
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
-				t := b.opts.RequestTimeout
+				ctx.timeout = b.opts.RequestTimeout
 				if ep.Timeout != nil {
-					t = *ep.Timeout
+					ctx.timeout = *ep.Timeout
 				}
-				ctx.Options.Timeout = &t
+				ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 			}
 			t := *ctx.Options.Timeout
 			if t <= 0 {

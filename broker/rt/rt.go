@@ -60,6 +60,16 @@ type Timer interface {
 	Stop() bool
 }
 
+// Resetter is implemented by the timers of runtimes that can re-arm an AfterFunc timer in
+// place (the real runtime's), sparing a timer and a closure for a deadline pushed back on
+// every packet. A caller falls back to Stop and a new AfterFunc when a timer lacks it: the
+// simulator's timers do, so the order in which a simulation arms its timers is unchanged.
+type Resetter interface {
+	// Reset re-arms the timer to fire d from now, whether it was pending, stopped or fired;
+	// it reports whether it was pending.
+	Reset(d time.Duration) bool
+}
+
 // Signal is a one-shot event: it starts unfired, Fire fires it once (later calls do
 // nothing), and Wait blocks until it has fired.
 type Signal interface {
