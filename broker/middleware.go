@@ -121,7 +121,7 @@ func (b *Broker) timeoutMiddleware() Middleware {
 				b.rt.Go(taskName, func() {
 					res, err := guarded(ctx)
 					ctx.release()
-					if !att.settle(res, err) {
+					if !att.settle(res, err) && b.journal != nil {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
 					}
 				})

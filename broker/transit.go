@@ -177,6 +177,10 @@ var hostnameOnce = func() string { h, _ := os.Hostname(); return h }()
 // hostname is read once: it is the only host fact in an INFO and never changes.
 func hostname() string { return hostnameOnce }
 
+// noHeaders is the headers of every packet Faultline sends (Moleculer's are empty unless a
+// middleware sets some). Shared and never written: a payload is only serialized.
+var noHeaders = map[string]any{}
+
 func orEmpty(m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -390,7 +394,11 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	ctx.Endpoint = ep
 	ctx.Service = ep.def.service
 	ctx.attempt = b.newAttempt(ctx)
-	b.rt.Go("serve "+p.Action+" for "+p.Sender, func() {
+	name := ""
+	if b.describe {
+		name = "serve " + p.Action + " for " + p.Sender
+	}
+	b.rt.Go(name, func() {
 		res, err := ep.handler(ctx)
 		ctx.attempt.settle(res, err)
 		res, err = ctx.attempt.result()
@@ -415,7 +423,7 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 	if !b.alive() {
 		return
 	}
-	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: map[string]any{}, Success: err == nil}
+	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: noHeaders, Success: err == nil}
 	if err == nil {
 		data, mErr := packet.AppendValue(nil, res)
 		if mErr != nil {
@@ -494,7 +502,7 @@ func (b *Broker) request(ctx *Context) (any, error) {
 		return nil, errs.New("cannot serialize params: "+err.Error(), 500, "SERIALIZATION_ERROR", nil)
 	}
 	p := &packet.RequestPayload{
-		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: map[string]any{},
+		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: noHeaders,
 		Level: ctx.Level, RequestID: ctx.RequestID,
 	}
 	if att.timeout > 0 {
@@ -524,6 +532,10 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if !b.send(packet.Request, ep.NodeID, p) {
 		att.settle(nil, errs.BrokerDisconnected())
 	}
-	att.wait("response to " + ctx.Action + " from " + ep.NodeID)
+	what := ""
+	if b.describe {
+		what = "response to " + ctx.Action + " from " + ep.NodeID
+	}
+	att.wait(what)
 	return att.result()
 }

@@ -453,6 +453,10 @@ func (d *decoder) end() bool {
 func (d *decoder) header(h *Header, key []byte) (uint32, bool) {
 	switch string(key) {
 	case "ver":
+		if d.lit(`"` + ProtocolVersion + `"`) {
+			h.Ver = ProtocolVersion // every packet's: no copy
+			return 1 << 30, true
+		}
 		return 1 << 30, d.strField(&h.Ver)
 	case "sender":
 		return 1 << 31, d.strField(&h.Sender)

@@ -21,7 +21,7 @@ const maxFastDepth = 64
 
 // Marshal serializes a payload exactly as json.Marshal does.
 func Marshal(p any) ([]byte, error) {
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 512) // a REQ of a small call fits
 	var ok bool
 	switch v := p.(type) {
 	case *RequestPayload:

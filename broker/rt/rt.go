@@ -60,6 +60,14 @@ type Timer interface {
 	Stop() bool
 }
 
+// Describes reports whether r uses the names given to Go and NewSignal: the simulator's
+// deadlock reports do, the real runtime ignores them. A hot path skips building a name the
+// runtime would drop.
+func Describes(r Runtime) bool {
+	_, real := r.(*Real)
+	return !real
+}
+
 // Resetter is implemented by the timers of runtimes that can re-arm an AfterFunc timer in
 // place (the real runtime's), sparing a timer and a closure for a deadline pushed back on
 // every packet. A caller falls back to Stop and a new AfterFunc when a timer lacks it: the
