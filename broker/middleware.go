@@ -109,15 +109,29 @@ func (b *Broker) timeoutMiddleware() Middleware {
 				ctx.startedAt = att.startedAt
 			}
 			deadline := att.startedAt.Add(t)
+			// On a runtime without an order between simultaneous timers, the local
+			// context's deadline (ctx.Done) rides on this timer instead of one of its own:
+			// it fires at the same instant, and not once the handler is done (the attempt
+			// is settled then, as ctx.release would have stopped its timer).
+			shared := ep.Local && !b.ordered
 			timer := b.rt.AfterFunc(deadline.Sub(b.rt.Now()), func() {
 				if att.isSettled() {
 					return
 				}
-				b.journal.Record(b.nodeID, journal.ReqTimeout, map[string]any{"id": att.id, "call": ctx.ID, "action": ctx.Action, "target": ep.NodeID, "timeout": t, "served": ctx.served})
+				if b.journal != nil {
+					b.journal.Record(b.nodeID, journal.ReqTimeout, map[string]any{"id": att.id, "call": ctx.ID, "action": ctx.Action, "target": ep.NodeID, "timeout": t, "served": ctx.served})
+				}
 				att.settle(nil, errs.RequestTimeout(ctx.Action, ep.NodeID))
+				if shared {
+					ctx.expire()
+				}
 			})
 			if ep.Local {
-				ctx.setDeadline(deadline)
+				if shared {
+					ctx.deadline = deadline
+				} else {
+					ctx.setDeadline(deadline)
+				}
 				b.rt.Go(taskName, func() {
 					res, err := guarded(ctx)
 					ctx.release()

@@ -68,6 +68,14 @@ func Describes(r Runtime) bool {
 	return !real
 }
 
+// Ordered reports whether r gives timers due at the same instant a replayable order (the
+// simulator fires them one step each, in arming order). Where it does not (the real runtime:
+// no order between them), a caller may arm one timer for two such deadlines.
+func Ordered(r Runtime) bool {
+	_, real := r.(*Real)
+	return !real
+}
+
 // Resetter is implemented by the timers of runtimes that can re-arm an AfterFunc timer in
 // place (the real runtime's), sparing a timer and a closure for a deadline pushed back on
 // every packet. A caller falls back to Stop and a new AfterFunc when a timer lacks it: the
