@@ -28,7 +28,7 @@ type Broker struct {
 	// describe: the runtime uses task and signal names (rt.Describes); build them only then.
 	describe bool
 	// ordered: the runtime orders simultaneous timers (rt.Ordered); else one may serve two.
-	ordered bool
+	ordered  bool
 	journal  *journal.Journal
 	log      *slog.Logger
 	strategy Strategy
