@@ -22,9 +22,13 @@ import (
 
 // Broker is one node of a cluster.
 type Broker struct {
-	opts     Options
-	nodeID   string
-	rt       rt.Runtime
+	opts   Options
+	nodeID string
+	rt     rt.Runtime
+	// describe: the runtime uses task and signal names (rt.Describes); build them only then.
+	describe bool
+	// ordered: the runtime orders simultaneous timers (rt.Ordered); else one may serve two.
+	ordered  bool
 	journal  *journal.Journal
 	log      *slog.Logger
 	strategy Strategy
@@ -84,6 +88,7 @@ func New(opts Options) (*Broker, error) {
 		log: opts.Logger, strategy: strategy, pending: map[string]*pendingRequest{},
 		retry: brokerRetry(opts.Retry), cb: brokerBreaker(opts.CircuitBreaker), bh: brokerBulkhead(opts.Bulkhead),
 	}
+	b.describe, b.ordered = rt.Describes(b.rt), rt.Ordered(b.rt)
 	b.reg = newRegistry(b)
 	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
 	b.reg.nodes[b.nodeID] = b.localNode

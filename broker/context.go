@@ -61,6 +61,9 @@ type Context struct {
 	// every retry runs in a copy with its own ID.
 	logicalID string
 	rawParams json.RawMessage
+	// timeout is the storage Options.Timeout points to when the broker resolves the timeout
+	// itself (the timeout middleware, a served request, a nested call's remaining budget).
+	timeout time.Duration
 }
 
 // Broker returns the broker the context belongs to.

@@ -165,7 +165,7 @@ func (b *Broker) pickEventEndpoint(key string, cands []*eventEndpoint) *eventEnd
 func (b *Broker) sendEvent(nodeID string, m *eventMessage, groups []string) {
 	data, _ := jsonMarshal(m.params)
 	p := &packet.EventPayload{ID: m.id, Event: m.event, Data: data, Groups: groups, Broadcast: m.broadcast,
-		Meta: m.meta, Headers: map[string]any{}, Level: m.level, RequestID: m.requestID}
+		Meta: m.meta, Headers: noHeaders, Level: m.level, RequestID: m.requestID}
 	if m.parentID != "" {
 		p.ParentID = &m.parentID
 	}

@@ -91,11 +91,11 @@ func (b *Broker) timeoutMiddleware() Middleware {
 		taskName, waitName := "handle "+ep.Action, "result of "+ep.Action+" on "+ep.NodeID
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
-				t := b.opts.RequestTimeout
+				ctx.timeout = b.opts.RequestTimeout
 				if ep.Timeout != nil {
-					t = *ep.Timeout
+					ctx.timeout = *ep.Timeout
 				}
-				ctx.Options.Timeout = &t
+				ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 			}
 			t := *ctx.Options.Timeout
 			if t <= 0 {
@@ -109,19 +109,33 @@ func (b *Broker) timeoutMiddleware() Middleware {
 				ctx.startedAt = att.startedAt
 			}
 			deadline := att.startedAt.Add(t)
+			// On a runtime without an order between simultaneous timers, the local
+			// context's deadline (ctx.Done) rides on this timer instead of one of its own:
+			// it fires at the same instant, and not once the handler is done (the attempt
+			// is settled then, as ctx.release would have stopped its timer).
+			shared := ep.Local && !b.ordered
 			timer := b.rt.AfterFunc(deadline.Sub(b.rt.Now()), func() {
 				if att.isSettled() {
 					return
 				}
-				b.journal.Record(b.nodeID, journal.ReqTimeout, map[string]any{"id": att.id, "call": ctx.ID, "action": ctx.Action, "target": ep.NodeID, "timeout": t, "served": ctx.served})
+				if b.journal != nil {
+					b.journal.Record(b.nodeID, journal.ReqTimeout, map[string]any{"id": att.id, "call": ctx.ID, "action": ctx.Action, "target": ep.NodeID, "timeout": t, "served": ctx.served})
+				}
 				att.settle(nil, errs.RequestTimeout(ctx.Action, ep.NodeID))
+				if shared {
+					ctx.expire()
+				}
 			})
 			if ep.Local {
-				ctx.setDeadline(deadline)
+				if shared {
+					ctx.deadline = deadline
+				} else {
+					ctx.setDeadline(deadline)
+				}
 				b.rt.Go(taskName, func() {
 					res, err := guarded(ctx)
 					ctx.release()
-					if !att.settle(res, err) {
+					if !att.settle(res, err) && b.journal != nil {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
 					}
 				})

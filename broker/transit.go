@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/rt"
 )
 
 // Version is the Faultline version reported in INFO packets.
@@ -34,7 +35,7 @@ func (b *Broker) send(t packet.Type, target string, payload any) bool {
 		return false
 	}
 	setHeader(payload, b.nodeID)
-	body, err := json.Marshal(payload)
+	body, err := packet.Marshal(payload) // exactly json.Marshal's bytes, without reflection
 	if err != nil {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
 		return false
@@ -123,6 +124,10 @@ func (b *Broker) heard(nodeID string, t packet.Type) {
 		return
 	}
 	n.LastSeen = b.rt.Now()
+	if r, ok := n.lossTimer.(rt.Resetter); ok {
+		r.Reset(b.opts.HeartbeatTimeout) // every packet pushes it back: no timer per packet
+		return
+	}
 	if n.lossTimer != nil {
 		n.lossTimer.Stop()
 	}
@@ -171,6 +176,10 @@ var hostnameOnce = func() string { h, _ := os.Hostname(); return h }()
 
 // hostname is read once: it is the only host fact in an INFO and never changes.
 func hostname() string { return hostnameOnce }
+
+// noHeaders is the headers of every packet Faultline sends (Moleculer's are empty unless a
+// middleware sets some). Shared and never written: a payload is only serialized.
+var noHeaders = map[string]any{}
 
 func orEmpty(m map[string]any) map[string]any {
 	if m == nil {
@@ -344,7 +353,8 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	}
 	var params map[string]any
 	if len(p.Params) > 0 && string(p.Params) != "null" {
-		if err := json.Unmarshal(p.Params, &params); err != nil {
+		var err error
+		if params, err = packet.DecodeObject(p.Params); err != nil {
 			b.respond(p, nil, errs.InvalidPacketData("REQ", "params must be an object"))
 			return
 		}
@@ -366,12 +376,9 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 		ctx.Caller = *p.Caller
 	}
 	if p.Timeout > 0 {
-		t := msToDur(p.Timeout)
-		ctx.Options.Timeout = &t
-	} else {
-		zero := time.Duration(0)
-		ctx.Options.Timeout = &zero
+		ctx.timeout = msToDur(p.Timeout)
 	}
+	ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 	b.mu.Lock()
 	var ep *Endpoint
 	for _, e := range b.reg.endpoints(p.Action) {
@@ -387,7 +394,11 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	ctx.Endpoint = ep
 	ctx.Service = ep.def.service
 	ctx.attempt = b.newAttempt(ctx)
-	b.rt.Go("serve "+p.Action+" for "+p.Sender, func() {
+	name := ""
+	if b.describe {
+		name = "serve " + p.Action + " for " + p.Sender
+	}
+	b.rt.Go(name, func() {
 		res, err := ep.handler(ctx)
 		ctx.attempt.settle(res, err)
 		res, err = ctx.attempt.result()
@@ -412,9 +423,9 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 	if !b.alive() {
 		return
 	}
-	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: map[string]any{}, Success: err == nil}
+	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: noHeaders, Success: err == nil}
 	if err == nil {
-		data, mErr := json.Marshal(res)
+		data, mErr := packet.AppendValue(nil, res)
 		if mErr != nil {
 			err = errs.New("cannot serialize the response: "+mErr.Error(), 500, "SERIALIZATION_ERROR", nil)
 			out.Success = false
@@ -470,7 +481,8 @@ func (b *Broker) processResponse(p *packet.ResponsePayload) {
 	}
 	var data any
 	if len(p.Data) > 0 {
-		if err := json.Unmarshal(p.Data, &data); err != nil {
+		var err error
+		if data, err = packet.DecodeValue(p.Data); err != nil {
 			pr.att.settle(nil, errs.InvalidPacketData("RES", "data: "+err.Error()))
 			return
 		}
@@ -485,12 +497,12 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	ep := ctx.Endpoint
 	att := ctx.attempt
 	id := att.id
-	params, err := json.Marshal(ctx.Params)
+	params, err := packet.AppendValue(nil, ctx.Params)
 	if err != nil {
 		return nil, errs.New("cannot serialize params: "+err.Error(), 500, "SERIALIZATION_ERROR", nil)
 	}
 	p := &packet.RequestPayload{
-		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: map[string]any{},
+		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: noHeaders,
 		Level: ctx.Level, RequestID: ctx.RequestID,
 	}
 	if att.timeout > 0 {
@@ -520,6 +532,10 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if !b.send(packet.Request, ep.NodeID, p) {
 		att.settle(nil, errs.BrokerDisconnected())
 	}
-	att.wait("response to " + ctx.Action + " from " + ep.NodeID)
+	what := ""
+	if b.describe {
+		what = "response to " + ctx.Action + " from " + ep.NodeID
+	}
+	att.wait(what)
 	return att.result()
 }

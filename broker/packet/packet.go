@@ -225,7 +225,7 @@ func Decode(m Message) (any, error) {
 	if err != nil {
 		return nil, errs.InvalidPacketData(string(m.Type), err.Error())
 	}
-	if err := json.Unmarshal(m.Body, p); err != nil {
+	if err := unmarshal(m.Body, p); err != nil {
 		return nil, errs.InvalidPacketData(string(m.Type), err.Error())
 	}
 	h := header(p)

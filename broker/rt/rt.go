@@ -60,6 +60,32 @@ type Timer interface {
 	Stop() bool
 }
 
+// Describes reports whether r uses the names given to Go and NewSignal: the simulator's
+// deadlock reports do, the real runtime ignores them. A hot path skips building a name the
+// runtime would drop.
+func Describes(r Runtime) bool {
+	_, real := r.(*Real)
+	return !real
+}
+
+// Ordered reports whether r gives timers due at the same instant a replayable order (the
+// simulator fires them one step each, in arming order). Where it does not (the real runtime:
+// no order between them), a caller may arm one timer for two such deadlines.
+func Ordered(r Runtime) bool {
+	_, real := r.(*Real)
+	return !real
+}
+
+// Resetter is implemented by the timers of runtimes that can re-arm an AfterFunc timer in
+// place (the real runtime's), sparing a timer and a closure for a deadline pushed back on
+// every packet. A caller falls back to Stop and a new AfterFunc when a timer lacks it: the
+// simulator's timers do, so the order in which a simulation arms its timers is unchanged.
+type Resetter interface {
+	// Reset re-arms the timer to fire d from now, whether it was pending, stopped or fired;
+	// it reports whether it was pending.
+	Reset(d time.Duration) bool
+}
+
 // Signal is a one-shot event: it starts unfired, Fire fires it once (later calls do
 // nothing), and Wait blocks until it has fired.
 type Signal interface {

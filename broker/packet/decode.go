@@ -1,0 +1,707 @@
+package packet
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// decoder reads JSON from b at i. Every method validates what it reads and reports false
+// on anything it does not handle exactly as encoding/json would; the caller then decodes
+// the whole input with encoding/json, which also produces the right error for bad input.
+type decoder struct {
+	b []byte
+	i int
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// lit consumes the literal s (true, false, null).
+func (d *decoder) lit(s string) bool {
+	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
+		return false
+	}
+	d.i += len(s)
+	return true
+}
+
+// peek returns the next non-space byte (0 at the end).
+func (d *decoder) peek() byte {
+	d.ws()
+	if d.i >= len(d.b) {
+		return 0
+	}
+	return d.b[d.i]
+}
+
+// skipString consumes a valid string and reports whether it had escapes or bytes that are
+// not printable ASCII.
+func (d *decoder) skipString() (plain, ok bool) {
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return false, false
+	}
+	d.i++
+	plain = true
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return plain, true
+		case c < 0x20:
+			return false, false
+		case c == '\\':
+			plain = false
+			d.i++
+			if d.i >= len(d.b) {
+				return false, false
+			}
+			switch d.b[d.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				d.i++
+			case 'u':
+				if len(d.b)-d.i < 5 {
+					return false, false
+				}
+				for _, h := range d.b[d.i+1 : d.i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return false, false
+					}
+				}
+				d.i += 5
+			default:
+				return false, false
+			}
+		default:
+			if c >= 0x80 {
+				plain = false
+			}
+			d.i++
+		}
+	}
+	return false, false
+}
+
+// str decodes a string. Plain ASCII and valid UTF-8 without escapes are copied; escapes and
+// invalid UTF-8 (which encoding/json replaces) are decoded by encoding/json.
+func (d *decoder) str() (string, bool) {
+	start := d.i
+	plain, ok := d.skipString()
+	if !ok {
+		return "", false
+	}
+	raw := d.b[start+1 : d.i-1]
+	if plain || !containsByte(raw, '\\') && utf8.Valid(raw) {
+		return string(raw), true
+	}
+	var s string
+	if json.Unmarshal(d.b[start:d.i], &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// number consumes a number as JSON's grammar has it and returns its text.
+func (d *decoder) number() ([]byte, bool) {
+	start := d.i
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	switch {
+	case d.i < len(d.b) && d.b[d.i] == '0':
+		d.i++
+	case d.i < len(d.b) && d.b[d.i] >= '1' && d.b[d.i] <= '9':
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+	default:
+		return nil, false
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if !d.digits() {
+			return nil, false
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if !d.digits() {
+			return nil, false
+		}
+	}
+	return d.b[start:d.i], true
+}
+
+func (d *decoder) digits() bool {
+	start := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	return d.i > start
+}
+
+// float decodes a number into a float64 as encoding/json does for an interface value or a
+// float64 field (strconv.ParseFloat; out of range is an error there, so a fall-back here).
+func (d *decoder) float() (float64, bool) {
+	lit, ok := d.number()
+	if !ok {
+		return 0, false
+	}
+	// Small integers, the common case, without a string conversion.
+	if len(lit) <= 15 {
+		n, neg, digitsOnly := int64(0), false, true
+		for k, c := range lit {
+			if k == 0 && c == '-' {
+				neg = true
+				continue
+			}
+			if c < '0' || c > '9' {
+				digitsOnly = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if digitsOnly && !(neg && n == 0) { // -0 keeps its sign through ParseFloat below
+			if neg {
+				return float64(-n), true
+			}
+			return float64(n), true
+		}
+	}
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}
+
+// int decodes a number into an int field: encoding/json accepts integer literals only.
+func (d *decoder) int() (int, bool) {
+	lit, ok := d.number()
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(lit), 10, 0)
+	if err != nil {
+		return 0, false
+	}
+	return int(n), true
+}
+
+func (d *decoder) bool() (bool, bool) {
+	switch d.peek() {
+	case 't':
+		return true, d.lit("true")
+	case 'f':
+		return false, d.lit("false")
+	}
+	return false, false
+}
+
+// value decodes any JSON value into what encoding/json gives an interface: map[string]any,
+// []any, string, float64, bool or nil.
+func (d *decoder) value(depth int) (any, bool) {
+	if depth >= maxFastDepth {
+		return nil, false
+	}
+	switch c := d.peek(); {
+	case c == '{':
+		m, ok := d.object(depth)
+		return m, ok
+	case c == '[':
+		d.i++
+		s := []any{}
+		if d.peek() == ']' {
+			d.i++
+			return s, true
+		}
+		for {
+			v, ok := d.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			s = append(s, v)
+			switch d.peek() {
+			case ',':
+				d.i++
+			case ']':
+				d.i++
+				return s, true
+			default:
+				return nil, false
+			}
+		}
+	case c == '"':
+		s, ok := d.str()
+		return s, ok
+	case c == 't' || c == 'f':
+		v, ok := d.bool()
+		return v, ok
+	case c == 'n':
+		return nil, d.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		f, ok := d.float()
+		return f, ok
+	}
+	return nil, false
+}
+
+// object decodes an object into a new map; a repeated key keeps the last value, as
+// encoding/json does.
+func (d *decoder) object(depth int) (map[string]any, bool) {
+	if d.peek() != '{' {
+		return nil, false
+	}
+	d.i++
+	m := map[string]any{}
+	if d.peek() == '}' {
+		d.i++
+		return m, true
+	}
+	for {
+		if d.peek() != '"' {
+			return nil, false
+		}
+		k, ok := d.str()
+		if !ok || d.peek() != ':' {
+			return nil, false
+		}
+		d.i++
+		v, ok := d.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// mapField decodes an object or null into a map field. encoding/json merges a repeated key
+// into the existing map; the struct decoders refuse repeated keys, so the map is new here.
+func (d *decoder) mapField() (map[string]any, bool) {
+	if d.peek() == 'n' {
+		return nil, d.lit("null")
+	}
+	return d.object(0)
+}
+
+// skip consumes any valid value.
+func (d *decoder) skip(depth int) bool {
+	if depth >= maxFastDepth {
+		return false
+	}
+	switch c := d.peek(); {
+	case c == '{' || c == '[':
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		d.i++
+		if d.peek() == end {
+			d.i++
+			return true
+		}
+		for {
+			if c == '{' {
+				if _, ok := d.skipString(); !ok || d.peek() != ':' {
+					return false
+				}
+				d.i++
+			}
+			if !d.skip(depth + 1) {
+				return false
+			}
+			switch d.peek() {
+			case ',':
+				d.i++
+				if c == '{' && d.peek() != '"' {
+					return false
+				}
+			case end:
+				d.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case c == '"':
+		_, ok := d.skipString()
+		return ok
+	case c == 't':
+		return d.lit("true")
+	case c == 'f':
+		return d.lit("false")
+	case c == 'n':
+		return d.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		_, ok := d.number()
+		return ok
+	}
+	return false
+}
+
+// raw consumes a value and returns a copy of its bytes, as json.RawMessage keeps it.
+func (d *decoder) raw() (json.RawMessage, bool) {
+	d.ws()
+	start := d.i
+	if !d.skip(0) {
+		return nil, false
+	}
+	return append(json.RawMessage(nil), d.b[start:d.i]...), true
+}
+
+// stringPtr decodes a string or null into a *string field.
+func (d *decoder) stringPtr() (*string, bool) {
+	if d.peek() == 'n' {
+		return nil, d.lit("null")
+	}
+	s, ok := d.str()
+	if !ok {
+		return nil, false
+	}
+	return &s, true
+}
+
+// strField decodes a string field; null leaves it as it was (encoding/json's rule).
+func (d *decoder) strField(dst *string) bool {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	s, ok := d.str()
+	*dst = s
+	return ok
+}
+
+// fields walks a packet object, handing each key to field; a key seen twice is a fall-back
+// (encoding/json's merging of repeated keys is not worth copying). field returns the key's
+// bit (0: unknown key, a fall-back: encoding/json matches keys case-insensitively) and
+// whether the value decoded.
+func (d *decoder) fields(field func(key []byte) (uint32, bool)) bool {
+	if d.peek() != '{' {
+		return false
+	}
+	d.i++
+	if d.peek() == '}' {
+		d.i++
+		return d.end()
+	}
+	var seen uint32
+	for {
+		if d.peek() != '"' {
+			return false
+		}
+		start := d.i
+		plain, ok := d.skipString()
+		if !ok || !plain || d.peek() != ':' {
+			return false
+		}
+		key := d.b[start+1 : d.i-1]
+		d.i++
+		d.ws()
+		bit, ok := field(key)
+		if !ok || bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return d.end()
+		default:
+			return false
+		}
+	}
+}
+
+// end reports whether only white space is left.
+func (d *decoder) end() bool {
+	d.ws()
+	return d.i == len(d.b)
+}
+
+func (d *decoder) header(h *Header, key []byte) (uint32, bool) {
+	switch string(key) {
+	case "ver":
+		if d.lit(`"` + ProtocolVersion + `"`) {
+			h.Ver = ProtocolVersion // every packet's: no copy
+			return 1 << 30, true
+		}
+		return 1 << 30, d.strField(&h.Ver)
+	case "sender":
+		return 1 << 31, d.strField(&h.Sender)
+	}
+	return 0, true
+}
+
+func (d *decoder) floatField(dst *float64) bool {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	f, ok := d.float()
+	*dst = f
+	return ok
+}
+
+func (d *decoder) intField(dst *int) bool {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	n, ok := d.int()
+	*dst = n
+	return ok
+}
+
+func (d *decoder) boolField(dst *bool) bool {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	v, ok := d.bool()
+	*dst = v
+	return ok
+}
+
+func (d *decoder) anyField(dst *any) bool {
+	v, ok := d.value(0)
+	*dst = v
+	return ok
+}
+
+func decodeRequest(p *RequestPayload, body []byte) bool {
+	d := decoder{b: body}
+	return d.fields(func(key []byte) (uint32, bool) {
+		ok := true
+		switch string(key) {
+		case "id":
+			return 1 << 0, d.strField(&p.ID)
+		case "action":
+			return 1 << 1, d.strField(&p.Action)
+		case "params":
+			p.Params, ok = d.raw()
+			return 1 << 2, ok
+		case "meta":
+			p.Meta, ok = d.mapField()
+			return 1 << 3, ok
+		case "headers":
+			p.Headers, ok = d.mapField()
+			return 1 << 4, ok
+		case "timeout":
+			return 1 << 5, d.floatField(&p.Timeout)
+		case "level":
+			return 1 << 6, d.intField(&p.Level)
+		case "tracing":
+			return 1 << 7, d.anyField(&p.Tracing)
+		case "parentID":
+			p.ParentID, ok = d.stringPtr()
+			return 1 << 8, ok
+		case "requestID":
+			return 1 << 9, d.strField(&p.RequestID)
+		case "caller":
+			p.Caller, ok = d.stringPtr()
+			return 1 << 10, ok
+		case "stream":
+			return 1 << 11, d.boolField(&p.Stream)
+		}
+		return d.header(&p.Header, key)
+	})
+}
+
+func decodeResponse(p *ResponsePayload, body []byte) bool {
+	d := decoder{b: body}
+	return d.fields(func(key []byte) (uint32, bool) {
+		ok := true
+		switch string(key) {
+		case "id":
+			return 1 << 0, d.strField(&p.ID)
+		case "meta":
+			p.Meta, ok = d.mapField()
+			return 1 << 1, ok
+		case "headers":
+			p.Headers, ok = d.mapField()
+			return 1 << 2, ok
+		case "success":
+			return 1 << 3, d.boolField(&p.Success)
+		case "data":
+			p.Data, ok = d.raw()
+			return 1 << 4, ok
+		case "error":
+			// An error answer: the whole packet goes to encoding/json (errs.Error's
+			// fields), unless it is null.
+			return 1 << 5, d.peek() == 'n' && d.lit("null")
+		}
+		return d.header(&p.Header, key)
+	})
+}
+
+func decodeEvent(p *EventPayload, body []byte) bool {
+	d := decoder{b: body}
+	return d.fields(func(key []byte) (uint32, bool) {
+		ok := true
+		switch string(key) {
+		case "id":
+			return 1 << 0, d.strField(&p.ID)
+		case "event":
+			return 1 << 1, d.strField(&p.Event)
+		case "data":
+			p.Data, ok = d.raw()
+			return 1 << 2, ok
+		case "groups":
+			p.Groups, ok = d.strings()
+			return 1 << 3, ok
+		case "broadcast":
+			return 1 << 4, d.boolField(&p.Broadcast)
+		case "meta":
+			p.Meta, ok = d.mapField()
+			return 1 << 5, ok
+		case "headers":
+			p.Headers, ok = d.mapField()
+			return 1 << 6, ok
+		case "level":
+			return 1 << 7, d.intField(&p.Level)
+		case "tracing":
+			return 1 << 8, d.anyField(&p.Tracing)
+		case "parentID":
+			p.ParentID, ok = d.stringPtr()
+			return 1 << 9, ok
+		case "requestID":
+			return 1 << 10, d.strField(&p.RequestID)
+		case "caller":
+			p.Caller, ok = d.stringPtr()
+			return 1 << 11, ok
+		case "needAck":
+			if d.peek() == 'n' {
+				p.NeedAck = nil
+				return 1 << 12, d.lit("null")
+			}
+			v, ok := d.bool()
+			p.NeedAck = &v
+			return 1 << 12, ok
+		}
+		return d.header(&p.Header, key)
+	})
+}
+
+// strings decodes an array of strings or null into a []string field.
+func (d *decoder) strings() ([]string, bool) {
+	if d.peek() == 'n' {
+		return nil, d.lit("null")
+	}
+	if d.peek() != '[' {
+		return nil, false
+	}
+	d.i++
+	s := []string{}
+	if d.peek() == ']' {
+		d.i++
+		return s, true
+	}
+	for {
+		if d.peek() != '"' {
+			return nil, false
+		}
+		v, ok := d.str()
+		if !ok {
+			return nil, false
+		}
+		s = append(s, v)
+		switch d.peek() {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return s, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func decodeHeartbeat(p *HeartbeatPayload, body []byte) bool {
+	d := decoder{b: body}
+	return d.fields(func(key []byte) (uint32, bool) {
+		if string(key) == "cpu" {
+			return 1 << 0, d.floatField(&p.CPU)
+		}
+		return d.header(&p.Header, key)
+	})
+}
+
+// unmarshal decodes a packet body into p as json.Unmarshal does.
+func unmarshal(body []byte, p any) error {
+	var ok bool
+	switch v := p.(type) {
+	case *RequestPayload:
+		if ok = decodeRequest(v, body); !ok {
+			*v = RequestPayload{}
+		}
+	case *ResponsePayload:
+		if ok = decodeResponse(v, body); !ok {
+			*v = ResponsePayload{}
+		}
+	case *EventPayload:
+		if ok = decodeEvent(v, body); !ok {
+			*v = EventPayload{}
+		}
+	case *HeartbeatPayload:
+		if ok = decodeHeartbeat(v, body); !ok {
+			*v = HeartbeatPayload{}
+		}
+	}
+	if ok {
+		return nil
+	}
+	return json.Unmarshal(body, p)
+}
+
+// DecodeObject decodes a JSON object into a new map, as json.Unmarshal into a nil
+// map[string]any does (null gives nil).
+func DecodeObject(raw []byte) (map[string]any, error) {
+	d := decoder{b: raw}
+	if m, ok := d.object(0); ok && d.end() {
+		return m, nil
+	}
+	var m map[string]any
+	err := json.Unmarshal(raw, &m)
+	return m, err
+}
+
+// DecodeValue decodes any JSON value as json.Unmarshal into an `any` does.
+func DecodeValue(raw []byte) (any, error) {
+	d := decoder{b: raw}
+	if v, ok := d.value(0); ok && d.end() {
+		return v, nil
+	}
+	var v any
+	err := json.Unmarshal(raw, &v)
+	return v, err
+}
