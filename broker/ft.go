@@ -314,7 +314,11 @@ func (g *gate) enter(callID string) error {
 		g.mu.Unlock()
 		return nil
 	case bulkhead.Queued:
-		sig := g.b.rt.NewSignal("bulkhead slot of " + g.name)
+		what := ""
+		if g.b.describe { // a name only for a runtime that reports it
+			what = "bulkhead slot of " + g.name
+		}
+		sig := g.b.rt.NewSignal(what)
 		g.waiting[id] = sig
 		queued := g.bh.Queued()
 		g.mu.Unlock()
