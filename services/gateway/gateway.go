@@ -280,6 +280,7 @@ func (g *Gateway) Schema() *broker.Service {
 // refresh on registry changes: call Refresh). Schema's Started does this.
 func (g *Gateway) Attach(b *broker.Broker) {
 	g.b.Store(b)
+	attached.Store(b, g)
 	g.log = b.Logger().With("service", g.settings.Name)
 	for _, r := range g.routes {
 		if r.limit != nil {
@@ -317,7 +318,22 @@ func (g *Gateway) start(b *broker.Broker) error {
 	return nil
 }
 
+// attached maps a broker to the gateway attached to it (Of).
+var attached sync.Map
+
+// Of returns the gateway attached to a broker (by Schema's start or Attach), or nil. A
+// simulated HTTP client finds the handler of a gateway node through it.
+func Of(b *broker.Broker) *Gateway {
+	if g, ok := attached.Load(b); ok {
+		return g.(*Gateway)
+	}
+	return nil
+}
+
 func (g *Gateway) stop() error {
+	if b := g.b.Load(); b != nil {
+		attached.CompareAndDelete(b, g)
+	}
 	g.srvMu.Lock()
 	srv := g.srv
 	g.srv = nil

@@ -36,7 +36,8 @@ type RateStore interface {
 	Inc(key string) (count int, reset time.Time, err error)
 }
 
-// MemoryStore is the in-memory RateStore: every window starts with zero counts.
+// MemoryStore is the in-memory RateStore: fixed windows aligned on the clock, each starting
+// with zero counts.
 type MemoryStore struct {
 	window time.Duration
 	clock  rt.Clock
@@ -56,14 +57,10 @@ func (m *MemoryStore) Inc(key string) (int, time.Time, error) {
 	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.reset.IsZero() {
-		m.reset = now.Add(m.window)
-	}
 	if !now.Before(m.reset) {
-		// Windows follow each other back to back from the first request, so the reset time
-		// a client saw is the one that happens.
-		n := now.Sub(m.reset)/m.window + 1
-		m.reset = m.reset.Add(n * m.window)
+		// Windows are aligned on the clock (whole multiples of the window), so every gateway
+		// node, and every run of a simulation, cuts them at the same instants.
+		m.reset = now.Truncate(m.window).Add(m.window)
 		clear(m.counts)
 	}
 	m.counts[key]++

@@ -15,11 +15,11 @@ type manualClock struct{ t time.Time }
 
 func (c *manualClock) Now() time.Time { return c.t }
 
-// TestMemoryStoreWindows: counts restart at each window's end, and the windows follow each
-// other from the first request, whatever the gaps.
+// TestMemoryStoreWindows: counts restart at each window's end; windows are aligned on the
+// clock, whatever the gaps between requests.
 func TestMemoryStoreWindows(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := &manualClock{t: t0}
+	clk := &manualClock{t: t0.Add(3 * time.Second)}
 	s := gateway.NewMemoryStore(10*time.Second, clk)
 	inc := func(key string) (int, time.Time) {
 		n, reset, err := s.Inc(key)
