@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/broker"
@@ -58,7 +59,7 @@ The API (see package services/gateway, Shop):
 	f.StringVar(&o.db, "db", "memory", `storage: "memory", or a SQLite file path`)
 	f.StringSliceVar(&o.admins, "admin", nil, "email of an admin (may access /api/admin); repeatable")
 	f.BoolVar(&o.demo, "demo", true, "create three demo products at start (when the product table is empty)")
-	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per client IP per minute (0: no limit)")
+	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per client IP per minute and route (0: no limit; counted in Redis when $REDIS_URL is set)")
 	f.StringVar(&o.secret, "jwt-secret", "", "JWT secret (default: $FAULTLINE_JWT_SECRET, else an insecure development secret)")
 	return cmd
 }
@@ -90,6 +91,17 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	cfg := gateway.ShopConfig{JWTSecret: res.JWTSecret, Admins: o.admins, Addr: o.addr, CORS: &gateway.CORS{}}
 	if o.rateLimit > 0 {
 		cfg.RateLimit = &gateway.RateLimit{Limit: o.rateLimit, Window: time.Minute, Headers: true}
+		if u := os.Getenv("REDIS_URL"); u != "" {
+			// Several `faultline serve` processes on one Redis share one limit per client.
+			ro, err := redis.ParseURL(u)
+			if err != nil {
+				return invalid("faultline serve: REDIS_URL: %v", err)
+			}
+			rc := redis.NewClient(ro)
+			defer rc.Close()
+			cfg.RateLimit.NewStore = gateway.RedisStore(rc, "faultline:ratelimit:", 0)
+			fmt.Fprintf(a.stdout, "faultline serve: rate limit counted in Redis at %s\n", ro.Addr)
+		}
 	}
 	g, err := gateway.New(gateway.Shop(cfg))
 	if err != nil {
