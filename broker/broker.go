@@ -442,6 +442,22 @@ func (b *Broker) Endpoints(action string) map[string]bool {
 	return out
 }
 
+// ServiceList returns the services of this node and of every available remote node as
+// their INFO describes them (actions with their Rest definitions, settings), one entry per
+// node and service, this node's first, then in node ID order. API gateways build their
+// autoAliases from it.
+func (b *Broker) ServiceList() []packet.ServiceInfo {
+	out := b.infoPayload().Services
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, n := range b.reg.sortedNodes() {
+		if !n.Local && n.Available {
+			out = append(out, n.Services...)
+		}
+	}
+	return out
+}
+
 // Services returns the local services.
 func (b *Broker) Services() []*ServiceInstance {
 	b.mu.Lock()

@@ -106,7 +106,11 @@ func (b *Broker) Call(action string, params any, opts ...CallOption) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return b.callContext(ctx)
+	res, err := b.callContext(ctx)
+	if o.ResponseMeta != nil {
+		maps.Copy(o.ResponseMeta, ctx.Meta)
+	}
+	return res, err
 }
 
 // toParams turns call params into an object: maps are used as they are, other values

@@ -19,6 +19,10 @@ type CallOptions struct {
 	ParentCtx *Context
 	// RequestID sets the request ID of a root call (for tracing across calls).
 	RequestID string
+	// ResponseMeta, when set, receives the call's meta after the call: what the called
+	// action (or a nested call of it) set, as Moleculer merges it back into the caller's
+	// context. API gateways read $statusCode and friends from it.
+	ResponseMeta map[string]any
 }
 
 // CallOption sets a call option.
@@ -35,6 +39,12 @@ func WithNodeID(id string) CallOption { return func(o *CallOptions) { o.NodeID =
 
 // WithMeta merges meta into the call's meta.
 func WithMeta(m map[string]any) CallOption { return func(o *CallOptions) { o.Meta = m } }
+
+// WithResponseMeta copies the call's meta, as the called action left it, into m when
+// the call returns (successfully or not).
+func WithResponseMeta(m map[string]any) CallOption {
+	return func(o *CallOptions) { o.ResponseMeta = m }
+}
 
 // WithFallback sets the call's fallbackResponse: a value or a func(ctx, err) (any, error).
 func WithFallback(v any) CallOption { return func(o *CallOptions) { o.FallbackResponse = v } }
@@ -66,6 +76,9 @@ func WithOptions(v CallOptions) CallOption {
 		}
 		if v.RequestID != "" {
 			o.RequestID = v.RequestID
+		}
+		if v.ResponseMeta != nil {
+			o.ResponseMeta = v.ResponseMeta
 		}
 	}
 }

@@ -219,6 +219,9 @@ func (c *Context) Call(action string, params any, opts ...CallOption) (any, erro
 	}
 	res, err := c.broker.callContext(child)
 	maps.Copy(c.Meta, child.Meta)
+	if o.ResponseMeta != nil {
+		maps.Copy(o.ResponseMeta, child.Meta)
+	}
 	return res, err
 }
 

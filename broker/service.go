@@ -55,6 +55,10 @@ type Action struct {
 	// Fallback answers when the handler fails: a func(ctx, err) (any, error), or the name
 	// of a method of the service.
 	Fallback any
+	// Rest is the action's REST route for an API gateway's autoAliases, as in Moleculer: a
+	// string ("GET /:id", or "/path" for every method), a map {method, path, basePath}, or a
+	// list of those. It is advertised in INFO; the broker does not read it.
+	Rest any
 }
 
 // CacheOptions opt an action into caching (Action.Cache), and are the broker's defaults for

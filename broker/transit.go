@@ -154,7 +154,7 @@ func (b *Broker) infoPayload() *packet.InfoPayload {
 			s.Version = si.Version
 		}
 		for name, d := range si.actions {
-			ai := packet.ActionInfo{Name: name, RawName: d.rawName, Params: d.def.Params}
+			ai := packet.ActionInfo{Name: name, RawName: d.rawName, Params: d.def.Params, Rest: d.def.Rest}
 			if d.def.Cache != nil {
 				ai.Cache = true
 			}

@@ -162,6 +162,9 @@ type WorkloadSpec struct {
 	Duration time.Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
 	// Count is the number of calls per client (0: until the workload ends).
 	Count int `yaml:"count,omitempty" json:"count,omitempty"`
+	// HTTP makes the workload's clients HTTP clients of gateway nodes instead of callers of
+	// Action (see HTTPSpec, http.go).
+	HTTP *HTTPSpec `yaml:"http,omitempty" json:"http,omitempty"`
 	// ParamsFunc builds params for call i of client c (Go only; overrides Params).
 	ParamsFunc func(client, i int) map[string]any `yaml:"-" json:"-"`
 }

@@ -135,7 +135,9 @@ func ValidateWith(s *Scenario, catalog map[string]ServiceFactory, limits Limits)
 		if !nodes[w.From] {
 			v.add(p+".from", "unknown node %q", w.From)
 		}
-		if w.Action == "" {
+		if w.HTTP != nil {
+			validateHTTP(v, p, &w, nodes)
+		} else if w.Action == "" {
 			v.add(p+".action", "is required")
 		} else if !actions[w.Action] && !strings.HasPrefix(w.Action, "$") {
 			v.add(p+".action", "unknown action %q: no node of the cluster serves it", w.Action)

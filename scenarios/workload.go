@@ -73,6 +73,10 @@ func (c *conductor) openLoop(w *WorkloadSpec, client int, end time.Duration) {
 }
 
 func (c *conductor) call(w *WorkloadSpec, client, i int) {
+	if w.HTTP != nil {
+		c.httpCall(w, client, i)
+		return
+	}
 	b := c.c.Node(w.From)
 	var params map[string]any
 	if w.ParamsFunc != nil {

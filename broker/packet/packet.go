@@ -113,6 +113,8 @@ type ActionInfo struct {
 	Cache   any            `json:"cache,omitempty"`
 	Params  map[string]any `json:"params,omitempty"`
 	Timeout *int64         `json:"timeout,omitempty"`
+	// Rest is the action's REST route definition, for API gateways (autoAliases).
+	Rest any `json:"rest,omitempty"`
 }
 
 // EventInfo describes one event subscription in an INFO packet.

@@ -41,7 +41,7 @@ scenarios/testdata/invalid/several-problems.yaml:23:14: checks[0].transitions[0]
 		strings.Join(scenarios.FaultKinds, ", ") + `)`,
 	"unknown-field.yaml":   `scenarios/testdata/invalid/unknown-field.yaml:7:5: nodes[0].option: unknown field "option"; did you mean "options"?`,
 	"unknown-node.yaml":    `scenarios/testdata/invalid/unknown-node.yaml:10:11: workload[0].from: unknown node "gatewy"`,
-	"unknown-service.yaml": `scenarios/testdata/invalid/unknown-service.yaml:9:9: nodes[1].services[0]: unknown service "prodcut" (known: email, notification, order, product, user)`,
+	"unknown-service.yaml": `scenarios/testdata/invalid/unknown-service.yaml:9:9: nodes[1].services[0]: unknown service "prodcut" (known: email, gateway, notification, order, product, user)`,
 	"too-many-clients.yaml": `scenarios/testdata/invalid/too-many-clients.yaml:10:3: workload: the workload schedules 100000000 calls per virtual second, over the cap of 100000 (raise it with --max-calls-per-second)
 scenarios/testdata/invalid/too-many-clients.yaml:13:14: workload[0].clients: 100000000 clients exceed the cap of 10000 (raise it with --max-clients)`,
 	"calls-per-second.yaml": `scenarios/testdata/invalid/calls-per-second.yaml:10:3: workload: the workload schedules 1000000000 calls per virtual second, over the cap of 100000 (raise it with --max-calls-per-second)
