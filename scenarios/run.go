@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
@@ -31,6 +33,11 @@ type Result struct {
 	// Interrupted is set when Options.Interrupt stopped the run: the journal and checks
 	// cover what ran until then.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Metrics is every node's metrics at the end of the run, in the Prometheus text format
+	// (Options.Metrics, or a metric check); Spans the run's spans (Options.Traces, or a
+	// trace check), in the order they ended. See observe.go.
+	Metrics []byte                  `json:"-"`
+	Spans   []sdktrace.ReadOnlySpan `json:"-"`
 }
 
 // Ratio is virtual time per wall time.
@@ -64,6 +71,8 @@ type Options struct {
 	// Progress, when set, is called every few thousand simulated events (from the run's
 	// goroutine: it must be quick).
 	Progress func(Progress)
+	// Metrics and Traces collect every node's metrics and the run's spans into the Result.
+	Metrics, Traces bool
 }
 
 // Run executes a scenario in the simulated runtime.
@@ -144,6 +153,8 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	defer res.Close()
 	spec := clusterSpec(s, o.catalog(s), res)
 	spec.Sim = append(spec.Sim, g.option())
+	ob := newObservation(s, o)
+	ob.instrument(&spec)
 	c, err := testutil.Build(spec)
 	if err != nil {
 		return nil, err
@@ -177,6 +188,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 			out.Error = "faults: " + err.Error()
 			return
 		}
+		ob.start(c)
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
 			sim.Attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
@@ -194,6 +206,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Error = runErr.Error()
 	}
 	out.VirtualTime = sim.Elapsed()
+	ob.finish(c, out)
 	entries := c.Journal.Entries()
 	for _, chk := range buildChecks(s) {
 		r := chk.Check(entries)
