@@ -348,7 +348,6 @@ func (m *Metrics) middleware() broker.Middleware {
 			total, active := m.reqTotal.MustCurryWith(fixed), m.reqActive.MustCurryWith(fixed)
 			timing := m.reqTime.MustCurryWith(fixed)
 			errors := m.reqErrors.MustCurryWith(fixed)
-			retries := m.retries.WithLabelValues(ep.Service, ep.Action)
 			return func(ctx *broker.Context) (any, error) {
 				caller := ctx.Caller
 				total.WithLabelValues(caller).Inc()
@@ -356,7 +355,7 @@ func (m *Metrics) middleware() broker.Middleware {
 				a.Inc()
 				m.reqLevels.WithLabelValues(strconv.Itoa(ctx.Level)).Inc()
 				if ctx.RetryAttempts() > 0 && !ctx.Served() {
-					retries.Inc()
+					m.retries.WithLabelValues(ep.Service, ep.Action).Inc() // no series for actions never retried
 				}
 				start := ctx.Now()
 				res, err := next(ctx)

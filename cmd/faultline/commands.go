@@ -101,6 +101,7 @@ func (a *app) runCommand() *cobra.Command {
 		journalOut, junitOut    string
 		reportOut               string
 		checkDeterminism, quiet bool
+		metricsDir, tracesOut   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
@@ -115,7 +116,8 @@ func (a *app) runCommand() *cobra.Command {
 			}
 			stop, release := interrupts()
 			defer release()
-			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop}
+			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop,
+				Metrics: metricsDir != "", Traces: tracesOut != ""}
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
@@ -146,6 +148,9 @@ func (a *app) runCommand() *cobra.Command {
 			if err := a.writeOutputs(runs, journalOut, junitOut, reportOut); err != nil {
 				return err
 			}
+			if err := a.writeObservations(runs, metricsDir, tracesOut); err != nil {
+				return err
+			}
 			fmt.Fprintln(a.stdout)
 			report.WriteTable(a.stdout, runs)
 			if interrupted(stop) {
@@ -166,6 +171,8 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
+	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
+	f.StringVar(&tracesOut, "traces", "", "write every run's spans to this file as OTLP JSON (importable by Jaeger and OpenTelemetry collectors)")
 	return cmd
 }
 
