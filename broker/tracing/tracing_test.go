@@ -20,6 +20,7 @@ import (
 
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/broker/tracing"
 	"github.com/faultline/faultline/testutil"
 )
@@ -238,4 +239,42 @@ func TestIDs(t *testing.T) {
 	sp.SetAttributes(attribute.Int("a", 1))
 	sp.End(nil)
 	assert.Nil(t, sp.StartSpan("y"))
+}
+
+// A JS Moleculer caller's REQ packet: its requestID, parentID and id put the Go callee's span
+// in the caller's trace, under the caller's span, with the span ID the JS side gives the call
+// (its Jaeger exporter's mapping: the UUID's hex, all of it for the trace, 16 digits for a span).
+func TestAJSCallersTraceContinuesInGo(t *testing.T) {
+	tr := tracing.New(tracing.Options{Record: true})
+	c := testutil.NewSim(1)
+	defer c.Close()
+	c.MustAddNode("go-node", tr.Instrument(broker.Options{}), &broker.Service{Name: "product", Actions: map[string]broker.Action{
+		"get": {Handler: func(ctx *broker.Context) (any, error) { return map[string]any{"id": ctx.Params["id"]}, nil }},
+	}})
+	js := c.Net.Transport()
+	var answers []packet.Message
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		require.NoError(t, js.Connect("js-node", func(m packet.Message) {
+			if m.Type == packet.Response {
+				answers = append(answers, m)
+			}
+		}))
+		body := `{"ver":"5","sender":"js-node","id":"7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e","action":"product.get",` +
+			`"params":{"id":"p1"},"meta":{},"headers":{},"timeout":0,"level":2,"tracing":true,` +
+			`"parentID":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d","requestID":"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",` +
+			`"caller":"gateway","stream":false}`
+		require.NoError(t, js.Send(packet.Message{Type: packet.Request, Sender: "js-node", Target: "go-node", Body: []byte(body)}))
+		c.Runtime.Sleep(10 * time.Millisecond)
+	})
+	require.Len(t, answers, 1)
+	spans := tr.Spans()
+	require.Len(t, spans, 1)
+	s := spans[0]
+	assert.Equal(t, "0f1e2d3c4b5a49688776a5b4c3d2e1f0", s.SpanContext().TraceID().String())
+	assert.Equal(t, "7b1e2c3d4f5a4b6c", s.SpanContext().SpanID().String())
+	assert.Equal(t, "1a2b3c4d5e6f4a7b", s.Parent().SpanID().String())
+	assert.True(t, s.Parent().IsRemote())
+	assert.Contains(t, s.Attributes(), attribute.String("callerNodeID", "js-node"))
+	assert.Contains(t, s.Attributes(), attribute.Int("callingLevel", 2))
 }
