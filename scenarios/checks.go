@@ -4,10 +4,11 @@ import (
 	"github.com/faultline/faultline/scenarios/check"
 )
 
-// buildChecks turns the scenario's check specs into checkers (plus its Go checkers).
-func buildChecks(s *Scenario) []check.Checker {
+// buildChecks turns the scenario's check specs into checkers (plus its Go checkers). The
+// metric and trace checks were built by the run's observation, which fed them.
+func buildChecks(s *Scenario, ob *observation) []check.Checker {
 	var out []check.Checker
-	for _, c := range s.Checks {
+	for i, c := range s.Checks {
 		count := -1
 		if c.Count != nil {
 			count = *c.Count
@@ -65,6 +66,8 @@ func buildChecks(s *Scenario) []check.Checker {
 			out = append(out, check.NoDuplicateOrders{})
 		case "handled-once-per-group":
 			out = append(out, check.HandledOncePerGroup{Event: c.Event, Groups: c.Groups})
+		case "metric", "trace":
+			out = append(out, ob.spec[i])
 		}
 	}
 	return append(out, s.ExtraChecks...)

@@ -31,12 +31,33 @@ type observation struct {
 	nodes   []string
 	tracer  *tracing.Tracer
 	checks  []*MetricCheck
+	// spec holds the checkers of the scenario's metric and trace check specs, by index.
+	spec map[int]check.Checker
 }
 
 func newObservation(s *Scenario, o Options) *observation {
-	ob := &observation{}
+	ob := &observation{spec: map[int]check.Checker{}}
 	wantMetrics, wantTraces := o.Metrics, o.Traces
-	for _, c := range s.ExtraChecks {
+	extra := slices.Clone(s.ExtraChecks)
+	for i, c := range s.Checks {
+		var chk check.Checker
+		switch c.Kind {
+		case "metric":
+			chk = &MetricCheck{Label: c.Label, Node: c.Node, Metric: c.Metric, Labels: c.Labels, Op: c.Op, Value: deref(c.Value),
+				At: c.At, During: check.Window{From: c.From, To: c.To}, Every: c.Every}
+		case "trace":
+			tc := &TraceCheck{Label: c.Label, Action: c.Action, MaxDuration: c.Budget, MinSpans: c.Min}
+			if c.Max != nil {
+				tc.MaxAttempts = int(*c.Max)
+			}
+			chk = tc
+		default:
+			continue
+		}
+		ob.spec[i] = chk
+		extra = append(extra, chk)
+	}
+	for _, c := range extra {
 		switch c := c.(type) {
 		case *MetricCheck:
 			wantMetrics = true
@@ -54,7 +75,7 @@ func newObservation(s *Scenario, o Options) *observation {
 	if wantTraces {
 		ob.tracer = tracing.New(tracing.Options{ServiceName: s.Name, Record: true})
 	}
-	for _, c := range s.ExtraChecks {
+	for _, c := range extra {
 		switch c := c.(type) {
 		case *MetricCheck:
 			c.ob, c.samples = ob, nil
@@ -127,6 +148,13 @@ func (ob *observation) finish(c *testutil.Cluster, out *Result) {
 			c.Journal.Record(spanNode(s), SpanEntry, attrs)
 		}
 	}
+}
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return *f
 }
 
 func (ob *observation) all() []*metrics.Metrics {

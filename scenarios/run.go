@@ -208,7 +208,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	out.VirtualTime = sim.Elapsed()
 	ob.finish(c, out)
 	entries := c.Journal.Entries()
-	for _, chk := range buildChecks(s) {
+	for _, chk := range buildChecks(s, ob) {
 		r := chk.Check(entries)
 		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
