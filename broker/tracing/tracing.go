@@ -222,8 +222,8 @@ func (t *Tracer) middleware() broker.Middleware {
 				gctx, sp := t.start(name, ctx.RequestID, ctx.ParentID, SpanID(ctx.ID), trace.SpanKindServer, attrs, ctx.Now)
 				s := &Span{t: t, ctx: gctx, span: sp, b: ctx.Broker(), id: ctx.ID, requestID: ctx.RequestID}
 				active.Store(ctx, s)
+				defer active.Delete(ctx) // also when a middleware inside panics (the chain's recovery is outside)
 				res, err := next(ctx)
-				active.Delete(ctx)
 				if err == nil {
 					sp.SetAttributes(attribute.Bool("fromCache", ctx.CachedResult))
 				}
@@ -253,8 +253,8 @@ func (t *Tracer) middleware() broker.Middleware {
 				gctx, sp := t.start(name, ctx.RequestID, ctx.ParentID, SpanID(id), trace.SpanKindConsumer, attrs, ctx.Now)
 				s := &Span{t: t, ctx: gctx, span: sp, b: ctx.Broker(), id: id, requestID: ctx.RequestID}
 				active.Store(ctx, s)
+				defer active.Delete(ctx)
 				err := next(ctx)
-				active.Delete(ctx)
 				s.finish(err)
 				return err
 			}
