@@ -3,6 +3,8 @@ package scenarios
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/broker/metrics"
 	"github.com/faultline/faultline/broker/rt"
 	"github.com/faultline/faultline/broker/tracing"
@@ -33,10 +36,20 @@ type observation struct {
 	checks  []*MetricCheck
 	// spec holds the checkers of the scenario's metric and trace check specs, by index.
 	spec map[int]check.Checker
+	// log and logOpts: Options.Log; clock is the cluster's runtime once built.
+	log     io.Writer
+	logOpts logging.Options
+	clock   lateClock
 }
 
+// lateClock is the cluster's clock, known only once the cluster is built: loggers are made
+// with the node options, before it, and log only during the run, after.
+type lateClock struct{ c *rt.Clock }
+
+func (l lateClock) Now() time.Time { return (*l.c).Now() }
+
 func newObservation(s *Scenario, o Options) *observation {
-	ob := &observation{spec: map[int]check.Checker{}}
+	ob := &observation{spec: map[int]check.Checker{}, log: o.Log, logOpts: o.LogOptions, clock: lateClock{new(rt.Clock)}}
 	wantMetrics, wantTraces := o.Metrics, o.Traces
 	extra := slices.Clone(s.ExtraChecks)
 	for i, c := range s.Checks {
@@ -66,7 +79,7 @@ func newObservation(s *Scenario, o Options) *observation {
 			wantTraces = true
 		}
 	}
-	if !wantMetrics && !wantTraces {
+	if !wantMetrics && !wantTraces && o.Log == nil {
 		return nil
 	}
 	if wantMetrics {
@@ -88,12 +101,25 @@ func newObservation(s *Scenario, o Options) *observation {
 
 // instrument adds metrics and tracing to every node of the spec. A restarted node keeps its
 // metrics: its counters span its incarnations, as a scrape across a restart would not.
-func (ob *observation) instrument(spec *testutil.Spec) {
+func (ob *observation) instrument(spec *testutil.Spec) error {
 	if ob == nil {
-		return
+		return nil
+	}
+	var log *slog.Logger
+	if ob.log != nil {
+		lo := ob.logOpts
+		lo.Clock = ob.clock
+		h, err := logging.NewHandler(ob.log, lo)
+		if err != nil {
+			return err
+		}
+		log = slog.New(h)
 	}
 	for i := range spec.Nodes {
 		n := &spec.Nodes[i]
+		if log != nil && n.Options.Logger == nil {
+			n.Options.Logger = log
+		}
 		if ob.metrics != nil {
 			m := metrics.New(metrics.Options{})
 			ob.metrics[n.ID] = m
@@ -103,6 +129,14 @@ func (ob *observation) instrument(spec *testutil.Spec) {
 		if ob.tracer != nil {
 			n.Options = ob.tracer.Instrument(n.Options)
 		}
+	}
+	return nil
+}
+
+// built gives the loggers the cluster's clock.
+func (ob *observation) built(c *testutil.Cluster) {
+	if ob != nil {
+		*ob.clock.c = c.Runtime
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/broker/tracing"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/check"
@@ -133,4 +134,22 @@ func TestObservationIsOffByDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.Metrics)
 	assert.NotEmpty(t, res.Spans)
+}
+
+// Options.Log: every node's log lines with virtual timestamps, the same bytes for the seed.
+func TestRunLogsAreByteIdentical(t *testing.T) {
+	s := scenarios.RetryBackoff()
+	s.Faults = append(s.Faults, scenarios.FaultSpec{Name: "product-1 panics", Kind: "panic", Action: "product.get", Node: "product-1", Start: 10 * sec})
+	s.Workload = append(s.Workload, scenarios.WorkloadSpec{Name: "late read", From: "gateway", Action: "product.get",
+		Params: map[string]any{"id": 1}, Count: 1, Start: 12 * sec})
+	run := func() string {
+		var buf bytes.Buffer
+		_, err := scenarios.Run(s, scenarios.Options{Log: &buf, LogOptions: logging.Options{Formatter: logging.Full, Levels: map[string]string{"*": "warn"}}})
+		require.NoError(t, err)
+		return buf.String()
+	}
+	first := run()
+	assert.Equal(t, first, run())
+	// The scenario's network has no latency: the read reaches product-1 at the instant it starts.
+	assert.Equal(t, "[2026-01-01T00:00:12.000Z] ERROR product-1/BROKER: middleware panicked action=product.get panic=\"injected panic\"\n", first)
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
 )
@@ -73,6 +75,10 @@ type Options struct {
 	Progress func(Progress)
 	// Metrics and Traces collect every node's metrics and the run's spans into the Result.
 	Metrics, Traces bool
+	// Log, when set, receives every node's log lines, formatted and filtered by LogOptions
+	// (its Clock is the run's: virtual timestamps, so a seed logs the same bytes every run).
+	Log        io.Writer
+	LogOptions logging.Options
 }
 
 // Run executes a scenario in the simulated runtime.
@@ -154,11 +160,14 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	spec := clusterSpec(s, o.catalog(s), res)
 	spec.Sim = append(spec.Sim, g.option())
 	ob := newObservation(s, o)
-	ob.instrument(&spec)
+	if err := ob.instrument(&spec); err != nil {
+		return nil, err
+	}
 	c, err := testutil.Build(spec)
 	if err != nil {
 		return nil, err
 	}
+	ob.built(c)
 	defer c.Close()
 	sim := c.Sim
 	g.sim = sim

@@ -102,6 +102,8 @@ func (a *app) runCommand() *cobra.Command {
 		reportOut               string
 		checkDeterminism, quiet bool
 		metricsDir, tracesOut   string
+		logOut, logFormat       string
+		logLevels               string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
@@ -118,6 +120,11 @@ func (a *app) runCommand() *cobra.Command {
 			defer release()
 			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop,
 				Metrics: metricsDir != "", Traces: tracesOut != ""}
+			closeLog, err := a.openLog(&opts, logOut, logFormat, logLevels)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
@@ -172,6 +179,9 @@ func (a *app) runCommand() *cobra.Command {
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
 	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
+	f.StringVar(&logOut, "log", "", "write every node's log lines to this file, with virtual timestamps")
+	f.StringVar(&logFormat, "log-format", "full", "log formatter: full, short, simple or json")
+	f.StringVar(&logLevels, "log-level", "*=info", "log level per module, e.g. '*=warn,BROKER=info,PRODUCT=debug' (fatal, error, warn, info, debug, trace, off)")
 	f.StringVar(&tracesOut, "traces", "", "write every run's spans to this file as OTLP JSON (importable by Jaeger and OpenTelemetry collectors)")
 	return cmd
 }

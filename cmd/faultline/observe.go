@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/broker/tracing"
+	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/report"
 )
 
@@ -43,4 +47,35 @@ func (a *app) writeObservations(runs []report.Run, metricsDir, tracesOut string)
 		fmt.Fprintf(a.stderr, "wrote %d spans to %s\n", len(spans), tracesOut)
 	}
 	return nil
+}
+
+// openLog sets up `faultline run --log FILE --log-format F --log-level '*=warn,BROKER=info'`.
+func (a *app) openLog(opts *scenarios.Options, path, format, levels string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	lo := logging.Options{Formatter: format, Levels: map[string]string{}}
+	for _, kv := range strings.Split(levels, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		mod, level, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, invalid("--log-level: %q is not MODULE=level", kv)
+		}
+		lo.Levels[strings.TrimSpace(mod)] = strings.TrimSpace(level)
+	}
+	if _, err := logging.NewHandler(io.Discard, lo); err != nil {
+		return nil, invalid("--log-format/--log-level: %v", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, invalid("--log: %v", err)
+	}
+	opts.Log, opts.LogOptions = f, lo
+	return func() {
+		if err := f.Close(); err == nil {
+			fmt.Fprintf(a.stderr, "wrote the logs to %s\n", path)
+		}
+	}, nil
 }

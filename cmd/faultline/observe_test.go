@@ -75,3 +75,28 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// `faultline run --log FILE`: virtual timestamps, the node and module of each line, the same
+// bytes twice; bad formatter and level flags are usage errors.
+func TestRunWritesLogs(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string) string {
+		path := filepath.Join(dir, name)
+		code, out, errOut := cli(t, "run", "--quiet", "--log", path, "--log-level", "*=warn", filepath.Join(testdata, "crash-failover.yaml"))
+		require.Equal(t, 0, code, "%s\n%s", out, errOut)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		return string(raw)
+	}
+	first := run("a.log")
+	assert.Equal(t, first, run("b.log"))
+	// A read still in flight on product-2 when the simulation ends at +30s.
+	assert.Equal(t, `[2026-01-01T00:00:30.000Z] ERROR product-2/BROKER: middleware panicked action=product.get panic="rt: simulation closed"`+"\n", first)
+
+	code, _, errOut := cli(t, "run", "--log", filepath.Join(dir, "c.log"), "--log-format", "fancy", filepath.Join(testdata, "crash-failover.yaml"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `logging: unknown formatter "fancy" (full, short, simple, json)`)
+	code, _, errOut = cli(t, "run", "--log", filepath.Join(dir, "c.log"), "--log-level", "BROKER", filepath.Join(testdata, "crash-failover.yaml"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `--log-level: "BROKER" is not MODULE=level`)
+}
