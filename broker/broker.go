@@ -95,6 +95,9 @@ func New(opts Options) (*Broker, error) {
 	b.instanceID = b.newID()
 	b.localNode.InstanceID = b.instanceID
 	b.middlewares = b.builtinMiddlewares()
+	if h := opts.Hooks.Created; h != nil {
+		h(b)
+	}
 	return b, nil
 }
 

@@ -60,6 +60,7 @@ func (b *Broker) cacherMiddleware() Middleware {
 				// what context.WithoutCancel(ctx) would give, without its allocation per call.
 				cctx := context.Background()
 				cached, hit, getErr, decodeErr := cacheGet(cctx, c, key)
+				b.cacheHook("get", ep.Action)
 				switch {
 				case getErr != nil:
 					b.cacheFailed("get", key, ep.Action, ctx.ID, getErr)
@@ -70,6 +71,7 @@ func (b *Broker) cacherMiddleware() Middleware {
 						break
 					}
 					res := cached
+					b.cacheHook("found", ep.Action)
 					if b.journal != nil {
 						b.journal.Record(b.nodeID, journal.CacheHit, map[string]any{"key": key, "action": ep.Action, "call": ctx.ID})
 					}
@@ -92,7 +94,7 @@ func (b *Broker) cacherMiddleware() Middleware {
 				}
 				if err := c.Set(cctx, key, data, co.TTL); err != nil {
 					b.cacheFailed("set", key, ep.Action, ctx.ID, err)
-				} else if b.journal != nil {
+				} else if b.cacheHook("set", ep.Action); b.journal != nil {
 					b.journal.Record(b.nodeID, journal.CacheSet, map[string]any{"key": key, "action": ep.Action, "call": ctx.ID, "ttl": co.TTL})
 				}
 				return out, nil
@@ -177,6 +179,7 @@ func (b *Broker) CleanCache(patterns ...string) error {
 		b.journal.Record(b.nodeID, journal.CacheError, map[string]any{"op": "clean", "patterns": patterns, "error": err.Error()})
 		return err
 	}
+	b.cacheHook("clean", "")
 	b.journal.Record(b.nodeID, journal.CacheClean, map[string]any{"patterns": patterns})
 	return nil
 }

@@ -66,6 +66,9 @@ func (b *Broker) emit(parent *Context, event string, data any, broadcast bool, o
 		return err
 	}
 	b.journal.Record(b.nodeID, journal.EventEmitted, map[string]any{"id": m.id, "event": event, "broadcast": broadcast, "groups": m.groups})
+	if h := b.opts.Hooks.Emitted; h != nil {
+		h(event, m.groups, emitKind(broadcast))
+	}
 	if broadcast {
 		for _, nodeID := range b.subscriberNodes(event, m.groups) {
 			if nodeID != b.nodeID {
@@ -94,6 +97,9 @@ func (b *Broker) broadcastLocal(parent *Context, event string, data any, opts []
 	m, err := b.newEvent(parent, event, data, true, opts)
 	if err != nil {
 		return err
+	}
+	if h := b.opts.Hooks.Emitted; h != nil {
+		h(event, m.groups, "broadcastLocal")
 	}
 	b.deliverLocal(m, m.groups)
 	return nil

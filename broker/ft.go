@@ -163,6 +163,9 @@ func (s *breakerStore) apply(eb *endpointBreaker, trs []breaker.Transition) {
 		b.journal.Record(b.nodeID, journal.BreakerChange, map[string]any{
 			"endpoint": eb.id, "peer": eb.nodeID, "action": eb.action, "from": string(tr.From), "to": string(tr.To),
 			"failures": tr.Failures, "count": tr.Count, "rate": tr.Rate})
+		if h := b.opts.Hooks.BreakerChanged; h != nil {
+			h(eb.nodeID, eb.service, eb.action, tr.From, tr.To)
+		}
 		payload := map[string]any{"nodeID": eb.nodeID, "service": eb.service, "action": eb.action}
 		switch tr.To {
 		case breaker.Open:

@@ -34,10 +34,11 @@ func (e *Endpoint) Def() *Action {
 }
 
 // builtinMiddlewares returns Moleculer's internal middlewares in its order, outermost first:
-// Fallback → Retry → Timeout → CircuitBreaker → Cacher → Bulkhead → Validator; user
-// middlewares go inside them (Options.Middlewares, then Use).
+// Fallback → Retry → Timeout → CircuitBreaker → Cacher → Bulkhead → Validator; observers
+// (Options.Observers) go outside them, user middlewares inside (Options.Middlewares, then Use).
 func (b *Broker) builtinMiddlewares() []Middleware {
-	ms := []Middleware{
+	ms := append([]Middleware(nil), b.opts.Observers...)
+	ms = append(ms,
 		b.fallbackMiddleware(),
 		b.retryMiddleware(),
 		b.timeoutMiddleware(),
@@ -45,7 +46,7 @@ func (b *Broker) builtinMiddlewares() []Middleware {
 		b.cacherMiddleware(),
 		b.bulkheadMiddleware(),
 		b.validatorMiddleware(),
-	}
+	)
 	return append(ms, b.opts.Middlewares...)
 }
 

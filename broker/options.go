@@ -62,6 +62,13 @@ type Options struct {
 
 	// Middlewares are added inside the built-in ones, in order (the first is outermost).
 	Middlewares []Middleware
+	// Observers wrap outside the built-in middlewares, in order (the first is outermost), as
+	// Moleculer's Metrics and Tracing do: they see a call's final outcome, and each retry
+	// again, nested in it (a retry re-enters the endpoint's chain).
+	Observers []Middleware
+	// Hooks tell observers about steps no middleware wraps (packets, emits, breaker
+	// transitions, cacher operations). See Hooks.
+	Hooks Hooks
 	// Metadata is published in this node's INFO.
 	Metadata map[string]any
 	// CPU reports this node's CPU usage (0-100) for heartbeats and the CpuUsage strategy.

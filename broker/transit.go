@@ -40,6 +40,9 @@ func (b *Broker) send(t packet.Type, target string, payload any) bool {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
 		return false
 	}
+	if h := b.opts.Hooks.PacketSent; h != nil {
+		h(t, len(body))
+	}
 	if err := tr.Send(packet.Message{Type: t, Sender: b.nodeID, Target: target, Body: body}); err != nil {
 		b.log.Warn("cannot send packet", "type", t, "target", target, "err", err)
 		return false
@@ -81,6 +84,9 @@ func packetHeader(p any) *packet.Header {
 func (b *Broker) receive(m packet.Message) {
 	if !b.alive() || m.Sender == b.nodeID {
 		return
+	}
+	if h := b.opts.Hooks.PacketReceived; h != nil {
+		h(m.Type, len(m.Body))
 	}
 	p, err := packet.Decode(m)
 	if err != nil {

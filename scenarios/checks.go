@@ -6,13 +6,14 @@ import (
 	"github.com/faultline/faultline/scenarios/check"
 )
 
-// buildChecks turns the scenario's check specs into checkers (plus its Go checkers). floor
-// is the least tolerance of every expected instant (Options.Tolerance, for runs off the
+// buildChecks turns the scenario's check specs into checkers (plus its Go checkers). The
+// metric and trace checks were built by the run's observation, which fed them. floor is
+// the least tolerance of every expected instant (Options.Tolerance, for runs off the
 // simulator); a larger tolerance of the file's own stands.
-func buildChecks(s *Scenario, floor time.Duration) []check.Checker {
+func buildChecks(s *Scenario, ob *observation, floor time.Duration) []check.Checker {
 	tol := func(d time.Duration) time.Duration { return max(d, floor) }
 	var out []check.Checker
-	for _, c := range s.Checks {
+	for i, c := range s.Checks {
 		count := -1
 		if c.Count != nil {
 			count = *c.Count
@@ -76,6 +77,8 @@ func buildChecks(s *Scenario, floor time.Duration) []check.Checker {
 			out = append(out, check.NoDuplicateOrders{})
 		case "handled-once-per-group":
 			out = append(out, check.HandledOncePerGroup{Event: c.Event, Groups: c.Groups})
+		case "metric", "trace":
+			out = append(out, ob.spec[i])
 		}
 	}
 	return append(out, s.ExtraChecks...)

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
 )
@@ -32,6 +36,11 @@ type Result struct {
 	// Interrupted is set when Options.Interrupt stopped the run: the journal and checks
 	// cover what ran until then.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Metrics is every node's metrics at the end of the run, in the Prometheus text format
+	// (Options.Metrics, or a metric check); Spans the run's spans (Options.Traces, or a
+	// trace check), in the order they ended. See observe.go.
+	Metrics []byte                  `json:"-"`
+	Spans   []sdktrace.ReadOnlySpan `json:"-"`
 }
 
 // Ratio is virtual time per wall time.
@@ -74,6 +83,12 @@ type Options struct {
 	// transitions, timeouts, skips): off the simulator, instants move by scheduling and
 	// load, and a check compares them within this much. Counts stay exact.
 	Tolerance time.Duration
+	// Metrics and Traces collect every node's metrics and the run's spans into the Result.
+	Metrics, Traces bool
+	// Log, when set, receives every node's log lines, formatted and filtered by LogOptions
+	// (its Clock is the run's: virtual timestamps, so a seed logs the same bytes every run).
+	Log        io.Writer
+	LogOptions logging.Options
 }
 
 // simulated reports whether the run is in the simulator.
@@ -162,10 +177,15 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	spec := clusterSpec(s, o.catalog(s), res)
 	spec.Tier = o.Tier
 	spec.Sim = append(spec.Sim, g.option())
+	ob := newObservation(s, o)
+	if err := ob.instrument(&spec); err != nil {
+		return nil, err
+	}
 	c, err := testutil.Build(spec)
 	if err != nil {
 		return nil, err
 	}
+	ob.built(c)
 	defer c.Close()
 	d := newDriver(c, o.Interrupt)
 	g.sim = c.Sim
@@ -195,6 +215,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 			out.Error = "faults: " + err.Error()
 			return
 		}
+		ob.start(c)
 		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
 		for wi := range s.Workload {
 			d.attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
@@ -210,8 +231,9 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Error = runErr.Error()
 	}
 	out.VirtualTime = c.Elapsed()
+	ob.finish(c, out)
 	entries := c.Journal.Entries()
-	for _, chk := range buildChecks(s, o.Tolerance) {
+	for _, chk := range buildChecks(s, ob, o.Tolerance) {
 		r := chk.Check(entries)
 		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})

@@ -245,6 +245,15 @@ type CheckSpec struct {
 	Where map[string]any `yaml:"where,omitempty" json:"where,omitempty"`
 	// Shared: the nodes share one cacher (cache-coherence).
 	Shared bool `yaml:"shared,omitempty" json:"shared,omitempty"`
+	// Metric, Labels, Op, Value and Every describe a metric check (see MetricCheck): the
+	// series of Metric with Labels on Node compared by Op with Value at each At, every Every
+	// from From to To, or at the end. A trace check takes Action, Budget (the longest span),
+	// Max (attempts per call) and Min (spans). See observe.go.
+	Metric string            `yaml:"metric,omitempty" json:"metric,omitempty"`
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Op     string            `yaml:"op,omitempty" json:"op,omitempty"`
+	Value  *float64          `yaml:"value,omitempty" json:"value,omitempty"`
+	Every  time.Duration     `yaml:"every,omitempty" json:"every,omitempty"`
 }
 
 // CallSpec is one call of a scenario's setup.

@@ -248,6 +248,23 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 		if c.Max != nil && (*c.Max < 0 || *c.Max != float64(int(*c.Max))) {
 			v.add(p+".max", "must be a whole number ≥ 0 for a journal check, got %v", *c.Max)
 		}
+	case "metric":
+		if c.Metric == "" {
+			v.add(p+".metric", "is required: the metric's name (moleculer_request_total, ...)")
+		}
+		if c.Value == nil {
+			v.add(p+".value", "is required")
+		}
+		if _, err := compare(c.Op, 0, 0); err != nil {
+			v.add(p+".op", "%v", err)
+		}
+	case "trace":
+		if c.Action == "" {
+			v.add(p+".action", "is required")
+		}
+		if c.Max != nil && (*c.Max < 1 || *c.Max != float64(int(*c.Max))) {
+			v.add(p+".max", "must be a whole number ≥ 1 (attempts per call), got %v", *c.Max)
+		}
 	case "stock-never-negative", "order-stock-reduction", "no-duplicate-orders":
 	case "handled-once-per-group":
 		if c.Event == "" || len(c.Groups) == 0 {
@@ -265,4 +282,4 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 
 // CheckKinds lists the check kinds a scenario can use.
 var CheckKinds = []string{"steady-state", "breaker", "membership", "errors", "journal", "timeout", "skip", "retries", "amplification", "cache-coherence",
-	"stock-never-negative", "order-stock-reduction", "no-duplicate-orders", "handled-once-per-group"}
+	"stock-never-negative", "order-stock-reduction", "no-duplicate-orders", "handled-once-per-group", "metric", "trace"}

@@ -105,6 +105,9 @@ func (a *app) runCommand() *cobra.Command {
 		checkDeterminism, quiet bool
 		tier                    string
 		tolerance               time.Duration
+		metricsDir, tracesOut   string
+		logOut, logFormat       string
+		logLevels               string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
@@ -121,7 +124,7 @@ func (a *app) runCommand() *cobra.Command {
 			stop, release := interrupts()
 			defer release()
 			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop,
-				Tier: tier, Tolerance: tolerance}
+				Tier: tier, Tolerance: tolerance, Metrics: metricsDir != "", Traces: tracesOut != ""}
 			simulated := tier == "" || tier == testutil.TierSim
 			if !slices.Contains(testutil.Tiers(), tier) {
 				return invalid("--tier %q: want one of %s", tier, strings.Join(testutil.Tiers(), ", "))
@@ -132,6 +135,11 @@ func (a *app) runCommand() *cobra.Command {
 			if tolerance < 0 {
 				return invalid("--tolerance %s: must not be negative", tolerance)
 			}
+			closeLog, err := a.openLog(&opts, logOut, logFormat, logLevels)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
 			if cmd.Flags().Changed("seed") {
 				opts.Seed = &seed
 			}
@@ -166,6 +174,9 @@ func (a *app) runCommand() *cobra.Command {
 			if err := a.writeOutputs(runs, journalOut, junitOut, reportOut); err != nil {
 				return err
 			}
+			if err := a.writeObservations(runs, metricsDir, tracesOut); err != nil {
+				return err
+			}
 			fmt.Fprintln(a.stdout)
 			report.WriteTable(a.stdout, runs)
 			if interrupted(stop) {
@@ -188,6 +199,11 @@ func (a *app) runCommand() *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
 	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable) or real (wall clock, real goroutines and timers, in this process)")
 	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 250ms")
+	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
+	f.StringVar(&logOut, "log", "", "write every node's log lines to this file, with virtual timestamps")
+	f.StringVar(&logFormat, "log-format", "full", "log formatter: full, short, simple or json")
+	f.StringVar(&logLevels, "log-level", "*=info", "log level per module, e.g. '*=warn,BROKER=info,PRODUCT=debug' (fatal, error, warn, info, debug, trace, off)")
+	f.StringVar(&tracesOut, "traces", "", "write every run's spans to this file as OTLP JSON (importable by Jaeger and OpenTelemetry collectors)")
 	return cmd
 }
 
