@@ -35,10 +35,10 @@ func TestMetricAndTraceChecksInAFile(t *testing.T) {
     to: 13s
     every: 500ms
   - kind: metric
-    label: three openings
+    label: two openings
     metric: moleculer_circuit_breaker_opened_total
     op: ">="
-    value: 3
+    value: 2
   - kind: trace
     label: product.get spans
     action: product.get
@@ -60,7 +60,7 @@ func TestMetricAndTraceChecksInAFile(t *testing.T) {
 		byName[c.Name] = c.Actual
 	}
 	assert.Equal(t, "1 at +12.5s (8 samples)", byName["open from 9s to 13s"])
-	assert.Equal(t, "3 at +40s (1 samples)", byName["three openings"])
+	assert.Equal(t, "2 at +40s (1 samples)", byName["two openings"])
 
 	bad := strings.Replace(src, "op: \">=\"", "op: \"~\"", 1)
 	_, err = file.Parse("bad.yaml", []byte(bad))
