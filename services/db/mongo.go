@@ -77,6 +77,7 @@ func (a *Mongo) Connect(ctx context.Context) error {
 	_, ferret := info.Lookup("ferretdbVersion").StringValueOK()
 	a.serial = ferret
 
+	names := []string{IDField}
 	models := []mongo.IndexModel{{Keys: bson.D{{Key: IDField, Value: 1}}, Options: options.Index().SetName(IDField).SetUnique(true)}}
 	for i, set := range a.s.unique {
 		keys := bson.D{}
@@ -89,9 +90,10 @@ func (a *Mongo) Connect(ctx context.Context) error {
 		if !ferret {
 			o.SetPartialFilterExpression(present)
 		}
+		names = append(names, uniqueIndexName(i, set))
 		models = append(models, mongo.IndexModel{Keys: keys, Options: o})
 	}
-	if _, err := a.coll.Indexes().CreateMany(ctx, models); err != nil {
+	if err := a.createIndexes(ctx, names, models); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("%w (unique index on existing rows)", a.duplicate(ctx, err, nil, 0))
 		}
@@ -101,6 +103,30 @@ func (a *Mongo) Connect(ctx context.Context) error {
 		_, err := a.locks.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "key", Value: 1}}, Options: options.Index().SetName("key").SetUnique(true)})
 		if err != nil {
 			return a.fail("create lock index", err)
+		}
+	}
+	return nil
+}
+
+// createIndexes creates the indexes the collection lacks, by name, one request
+// each. That sidesteps a FerretDB 1.x bug: a createIndexes request naming two or
+// more indexes that exist panics its handler and drops the connection, as every
+// restart of a process would, and two processes starting together too.
+func (a *Mongo) createIndexes(ctx context.Context, names []string, models []mongo.IndexModel) error {
+	specs, err := a.coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, s := range specs {
+		have[s.Name] = true
+	}
+	for i, m := range models {
+		if have[names[i]] {
+			continue
+		}
+		if _, err := a.coll.Indexes().CreateOne(ctx, m); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -102,6 +102,40 @@ func (a *Mongo) lockEntity(ctx context.Context, id int64) (unlock func(), err er
 
 // fail wraps a server error with the operation and model; errors.Is still sees
 // context.Canceled and DeadlineExceeded through it.
+// fail wraps a server error with the operation and model; errors.Is still sees
+// context.Canceled and DeadlineExceeded through it.
+// lockConnect serializes index creation on one collection (see createIndexes). A
+// lock older than lockLease belongs to a process that died while connecting.
+func (a *Mongo) lockConnect(ctx context.Context) (unlock func(), err error) {
+	c := a.d.Collection("faultline.connect")
+	key := bson.D{{Key: "_id", Value: a.s.name}}
+	for {
+		now := time.Now()
+		_, err := c.InsertOne(ctx, append(key, bson.E{Key: "until", Value: now.Add(lockLease).UnixMilli()}))
+		if err == nil {
+			return func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				_, _ = c.DeleteOne(rctx, key)
+			}, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, a.fail("connect lock", err)
+		}
+		var held struct {
+			Until int64 `bson:"until"`
+		}
+		if err := c.FindOne(ctx, key).Decode(&held); err == nil && held.Until < now.UnixMilli() {
+			_, _ = c.DeleteOne(ctx, append(key, bson.E{Key: "until", Value: held.Until}))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func (a *Mongo) fail(op string, err error) error {
 	return fmt.Errorf("db: mongo %s on %q: %w", op, a.s.name, err)
 }

@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -8,6 +9,7 @@ import (
 	"github.com/faultline/faultline/services/db"
 	"github.com/faultline/faultline/services/db/dbtest"
 	"github.com/faultline/faultline/services/db/mongotest"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMongoAdapter runs the conformance suite on FerretDB (embedded, always) and on
@@ -21,4 +23,57 @@ func TestMongoAdapter(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestMongoConnectTogether: processes that start together create a collection's
+// indexes at once; each must connect (FerretDB 1.x corrupts a collection whose first indexes two clients create at once,
+// so Connect serializes it there).
+func TestMongoConnectTogether(t *testing.T) {
+	m := db.Model{Name: "ops", Fields: []db.Field{{Name: "key", Type: db.TypeString}}, Unique: [][]string{{"key"}}}
+	for _, srv := range mongotest.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			for range 5 {
+				d := srv.Database(t)
+				var wg sync.WaitGroup
+				errs := make([]error, 3)
+				for i := range errs {
+					wg.Go(func() { errs[i] = db.NewMongo(d, m, db.MongoOptions{}).Connect(t.Context()) })
+				}
+				wg.Wait()
+				for i, err := range errs {
+					require.NoError(t, err, "process %d", i)
+				}
+			}
+		})
+	}
+}
+
+// TestMongoReconnect: a process that restarts connects its adapters again, on
+// collections whose indexes exist; its data and the id sequence carry on.
+func TestMongoReconnect(t *testing.T) {
+	m := db.Model{Name: "accounts", Fields: []db.Field{{Name: "email", Type: db.TypeString}, {Name: "key", Type: db.TypeString}},
+		Unique: [][]string{{"email"}, {"key"}}}
+	for _, srv := range mongotest.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			d := srv.Database(t)
+			first := db.NewMongo(d, m, db.MongoOptions{})
+			require.NoError(t, first.Connect(t.Context()))
+			_, err := first.Insert(t.Context(), db.Entity{"email": "a@x"})
+			require.NoError(t, err)
+			again := db.NewMongo(d, m, db.MongoOptions{})
+			require.NoError(t, again.Connect(t.Context()))
+			_, err = again.Insert(t.Context(), db.Entity{"email": "a@x"})
+			requireDuplicateOf(t, err, []string{"email"})
+			e, err := again.Insert(t.Context(), db.Entity{"email": "b@x"})
+			require.NoError(t, err)
+			require.Equal(t, int64(3), e["id"], "ids carry on; the failed insert's claim is not handed back, as with a PostgreSQL sequence")
+		})
+	}
+}
+
+func requireDuplicateOf(t *testing.T, err error, fields []string) {
+	t.Helper()
+	var dup *db.DuplicateError
+	require.ErrorAs(t, err, &dup)
+	require.Equal(t, fields, dup.Fields)
 }
