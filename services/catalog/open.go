@@ -48,3 +48,17 @@ func OpenURL(url string) (*Stores, error) {
 	}
 	return nil, fmt.Errorf("catalog: database URL %q: unknown scheme (want memory, mongodb://, postgres://, sqlite: or a file path)", url)
 }
+
+// Wrap makes every adapter the stores create from now on pass through fn before it is
+// connected and shared; adapters created earlier stay as they are. A later Wrap replaces
+// an earlier one. Fault injection uses it to put a faults.FlakyAdapter around each model.
+func (s *Stores) Wrap(fn func(m db.Model, a db.Adapter) db.Adapter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wrap = fn
+}
+
+// WrapAdapters is Stores.Wrap on the resources' stores.
+func (r *Resources) WrapAdapters(fn func(m db.Model, a db.Adapter) db.Adapter) {
+	r.stores().Wrap(fn)
+}

@@ -77,3 +77,40 @@ func requireDuplicateOf(t *testing.T, err error, fields []string) {
 	require.ErrorAs(t, err, &dup)
 	require.Equal(t, fields, dup.Fields)
 }
+
+// TestMongoObjectIDKey: with ObjectIDKey set, entities also carry the document's
+// ObjectID in hex, as moleculer-db returns _id, and the by-id methods take it.
+func TestMongoObjectIDKey(t *testing.T) {
+	m := db.Model{Name: "things", Fields: []db.Field{{Name: "name", Type: db.TypeString}}}
+	for _, srv := range mongotest.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			a := db.NewMongo(srv.Database(t), m, db.MongoOptions{ObjectIDKey: "_id"})
+			require.NoError(t, a.Connect(t.Context()))
+			es, err := a.InsertMany(t.Context(), []db.Entity{{"name": "a"}, {"name": "b"}})
+			require.NoError(t, err)
+			oid := es[1]["_id"].(string)
+			require.Regexp(t, `^[0-9a-f]{24}$`, oid)
+			require.NotEqual(t, es[0]["_id"], oid)
+
+			got, err := a.FindByID(t.Context(), oid)
+			require.NoError(t, err)
+			require.Equal(t, db.Entity{"id": int64(2), "_id": oid, "name": "b"}, got)
+			got, err = a.FindByID(t.Context(), 2)
+			require.NoError(t, err)
+			require.Equal(t, oid, got["_id"], "found by int64 id, the same document")
+			list, err := a.FindByIDs(t.Context(), []any{oid, 1, "000000000000000000000000"})
+			require.NoError(t, err)
+			require.Equal(t, []any{oid, es[0]["_id"]}, []any{list[0]["_id"], list[1]["_id"]})
+			require.Len(t, list, 2, "an unknown ObjectID is skipped")
+
+			up, err := a.UpdateByID(t.Context(), oid, db.Update{Set: map[string]any{"name": "B"}})
+			require.NoError(t, err)
+			require.Equal(t, db.Entity{"id": int64(2), "_id": oid, "name": "B"}, up)
+			gone, err := a.RemoveByID(t.Context(), oid)
+			require.NoError(t, err)
+			require.Equal(t, up, gone)
+			_, err = a.FindByID(t.Context(), oid)
+			require.ErrorIs(t, err, db.ErrNotFound)
+		})
+	}
+}
