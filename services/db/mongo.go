@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,6 +43,9 @@ type Mongo struct {
 	opts       MongoOptions
 	// serial is set by Connect when the server cannot update atomically.
 	serial bool
+	// stripes queue this process's writers before the shared lock (see lockEntity).
+	stripes [64]sync.Mutex
+	claimMu sync.Mutex // queues this process's id claims (see claimIDs)
 }
 
 var _ Adapter = (*Mongo)(nil)
