@@ -267,8 +267,8 @@ func (a *Mongo) FindByIDs(ctx context.Context, ids []any) ([]Entity, error) {
 	byOID := map[string]Entity{}
 	for _, e := range found {
 		byID[e[IDField].(int64)] = e
-		if k := a.opts.ObjectIDKey; k != "" {
-			byOID[e[k].(string)] = e
+		if hex, ok := e[a.opts.ObjectIDKey].(string); ok && a.opts.ObjectIDKey != "" {
+			byOID[hex] = e
 		}
 	}
 	for _, id := range ids {
