@@ -24,6 +24,9 @@ type Targets struct {
 	// Cachers receive dependency faults, by name (for example a node ID, or "redis" for a
 	// shared one).
 	Cachers map[string]*FlakyCacher
+	// Databases receive database faults, by model name ("products"): one adapter per model,
+	// shared by every node, like one database.
+	Databases map[string]*FlakyAdapter
 	// Links, on a real network without Net, receive symmetric partitions as cuts of the
 	// real links between node pairs (a NATS route through a proxy). Other network faults
 	// need Net.

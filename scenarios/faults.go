@@ -28,8 +28,10 @@ import (
 //	panic        action, node, rate, firstN
 //	cacher-down  node ("" = every node's cacher)
 //	cacher-slow  node, delay
+//	db-down      model ("" = every model's storage)
+//	db-slow      model, delay
 var FaultKinds = []string{"latency", "loss", "duplicate", "reorder", "partition", "asymmetric", "bridge", "isolate",
-	"crash", "pause", "skew", "error", "delay", "hang", "panic", "cacher-down", "cacher-slow"}
+	"crash", "pause", "skew", "error", "delay", "hang", "panic", "cacher-down", "cacher-slow", "db-down", "db-slow"}
 
 // toFault converts a fault spec to a fault value.
 func toFault(f FaultSpec) (faults.Fault, error) {
@@ -78,6 +80,10 @@ func toFault(f FaultSpec) (faults.Fault, error) {
 		return faults.CacherDown{Cacher: f.Node}, nil
 	case "cacher-slow":
 		return faults.CacherSlow{Cacher: f.Node, D: f.Delay}, nil
+	case "db-down":
+		return faults.DatabaseDown{Model: f.Model}, nil
+	case "db-slow":
+		return faults.DatabaseSlow{Model: f.Model, D: f.Delay}, nil
 	}
 	return nil, fmt.Errorf("unknown fault kind %q (%s)", f.Kind, strings.Join(FaultKinds, ", "))
 }

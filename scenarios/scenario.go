@@ -189,6 +189,8 @@ type FaultSpec struct {
 	// Node targets (crash, pause, restart, skew, isolate) and action targets.
 	Node   string `yaml:"node,omitempty" json:"node,omitempty"`
 	Action string `yaml:"action,omitempty" json:"action,omitempty"`
+	// Model targets a database fault: a model name ("products"; empty: every model).
+	Model string `yaml:"model,omitempty" json:"model,omitempty"`
 
 	// Parameters.
 	Rate   float64       `yaml:"rate,omitempty" json:"rate,omitempty"`

@@ -88,7 +88,8 @@ type Cluster struct {
 	// Resources are the shared resources.
 	Resources *catalog.Resources
 	// Faults schedules faults on this cluster: network faults on Net, node faults on its
-	// nodes, and with Spec.InjectFaults action and cacher faults (cachers by node ID). Its
+	// nodes, and with Spec.InjectFaults action, cacher and database faults (cachers by node
+	// ID, databases by model name: adapters the cluster creates from then on). Its
 	// start times are relative to the cluster's creation.
 	Faults *faults.Injector
 
@@ -98,6 +99,7 @@ type Cluster struct {
 	started      bool
 	cachers      *cachers
 	flaky        map[string]*faults.FlakyCacher
+	flakyDBs     map[string]*faults.FlakyAdapter // by model name, with Spec.InjectFaults
 	ownResources bool
 	closed       bool
 	partitions   int
@@ -118,7 +120,7 @@ func Build(spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{Spec: spec, Tier: tier, Runtime: tier.Runtime(), Sim: tier.Sim(), Net: tier.Net(),
-		nodes: map[string]*node{}, flaky: map[string]*faults.FlakyCacher{}}
+		nodes: map[string]*node{}, flaky: map[string]*faults.FlakyCacher{}, flakyDBs: map[string]*faults.FlakyAdapter{}}
 	c.Journal = journal.New(c.Runtime)
 	c.Resources = spec.Resources
 	if c.Resources == nil {
@@ -129,11 +131,20 @@ func Build(spec Spec) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	targets := faults.Targets{Net: c.Net, Nodes: FaultNodes{c}, Cachers: c.flaky}
+	targets := faults.Targets{Net: c.Net, Nodes: FaultNodes{c}, Cachers: c.flaky, Databases: c.flakyDBs}
 	if lt, ok := tier.(linkTier); ok {
 		targets.Links = lt.Links()
 	}
 	c.Faults = faults.New(c.Runtime, c.Journal, targets)
+	if spec.InjectFaults {
+		c.Resources.WrapAdapters(func(m db.Model, a db.Adapter) db.Adapter {
+			fa := faults.NewFlakyAdapter(a, c.Runtime)
+			c.mu.Lock()
+			c.flakyDBs[m.Name] = fa
+			c.mu.Unlock()
+			return fa
+		})
+	}
 	for _, ns := range spec.Nodes {
 		if _, err := c.addNode(ns); err != nil {
 			c.Close()

@@ -108,6 +108,7 @@ func (r *Resources) Close() error {
 type Stores struct {
 	mu      sync.Mutex
 	newFn   func(m db.Model) db.Adapter
+	wrap    func(m db.Model, a db.Adapter) db.Adapter // see Wrap
 	closeFn func() error
 	byName  map[string]db.Adapter
 }
@@ -158,6 +159,9 @@ func (s *Stores) Adapter(m db.Model) (db.Adapter, error) {
 		return a, nil
 	}
 	a := s.newFn(m)
+	if s.wrap != nil {
+		a = s.wrap(m, a)
+	}
 	if err := a.Connect(context.Background()); err != nil {
 		return nil, fmt.Errorf("catalog: connect %s: %w", m.Name, err)
 	}

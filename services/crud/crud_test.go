@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/services/crud"
 	"github.com/faultline/faultline/services/db"
+	"github.com/faultline/faultline/services/db/mongotest"
 	"github.com/faultline/faultline/services/svc/svcmock"
 )
 
@@ -296,6 +297,9 @@ func TestDuplicateIsConflict(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { conn.Close() })
 			return db.NewSQL(conn, db.SQLite, named)
+		}},
+		{"mongodb", func(t *testing.T) db.Adapter {
+			return db.NewMongo(mongotest.FerretDB(t).Database(t), named, db.MongoOptions{})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

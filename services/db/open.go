@@ -8,7 +8,10 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
-	_ "modernc.org/sqlite"             // registers driver "sqlite"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
 )
 
 // OpenSQLite opens a SQLite database with the settings the adapters rely on,
@@ -90,4 +93,33 @@ func OpenPostgres(dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("db: open postgres: %w", err)
 	}
 	return db, nil
+}
+
+// DefaultMongoDatabase is the database OpenMongo uses when the URL names none.
+const DefaultMongoDatabase = "faultline"
+
+// OpenMongo connects to a MongoDB wire-protocol server (mongodb:// or mongodb+srv://
+// URL) and checks that it answers, so a wrong URL fails at startup. The database is
+// the URL's path ("mongodb://host/shop"), DefaultMongoDatabase without one. The
+// caller disconnects the client.
+func OpenMongo(ctx context.Context, url string) (*mongo.Client, *mongo.Database, error) {
+	cs, err := connstring.ParseAndValidate(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("db: open mongo: %w", err)
+	}
+	name := cs.Database
+	if name == "" {
+		name = DefaultMongoDatabase
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(url))
+	if err != nil {
+		return nil, nil, fmt.Errorf("db: open mongo: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, nil, fmt.Errorf("db: open mongo: %w", err)
+	}
+	return client, client.Database(name), nil
 }
