@@ -134,7 +134,7 @@ func (o Options) baseCatalog() map[string]ServiceFactory {
 
 // catalog is every service the scenario's nodes may name.
 func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
-	return withDeclared(o.baseCatalog(), s)
+	return withPlants(withDeclared(o.baseCatalog(), s), s)
 }
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
@@ -151,7 +151,8 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	defer c.Close()
 	sim := c.Sim
 	g.sim = sim
-	w := &conductor{c: c, scenario: s}
+	w := &conductor{c: c, scenario: s, history: recordsHistory(s)}
+	schedule := s.Schedule()
 	out := &Result{Scenario: s.Name, Seed: s.Seed}
 	runErr := sim.Run(func() {
 		c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
@@ -173,7 +174,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 				return
 			}
 		}
-		if err := scheduleFaults(c.Faults, s, sim.Attribute); err != nil {
+		if err := scheduleFaults(c.Faults, schedule, sim.Attribute); err != nil {
 			out.Error = "faults: " + err.Error()
 			return
 		}
@@ -194,6 +195,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Error = runErr.Error()
 	}
 	out.VirtualTime = sim.Elapsed()
+	journalDrawn(c, s, schedule)
 	entries := c.Journal.Entries()
 	for _, chk := range buildChecks(s) {
 		r := chk.Check(entries)
