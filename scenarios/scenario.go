@@ -30,7 +30,7 @@ type Scenario struct {
 	Faults   []FaultSpec    `yaml:"faults,omitempty" json:"faults,omitempty"`
 	// Nemesis draws more faults from the seed (see NemesisSpec); nil: none.
 	Nemesis *NemesisSpec `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
-	Checks   []CheckSpec    `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Checks  []CheckSpec  `yaml:"checks,omitempty" json:"checks,omitempty"`
 	// Services declares services in data (stubs of the parts of a topology not run for real);
 	// nodes name them like catalog services.
 	Services []ServiceSpec `yaml:"services,omitempty" json:"services,omitempty"`
