@@ -291,7 +291,11 @@ func (c Linearizable) Check(entries []journal.Entry) Result {
 // CheckHistory judges a history; on a violation it also returns porcupine's visualization
 // of it (a self-contained HTML page).
 func (c Linearizable) CheckHistory(h []porcupine.Operation) (Result, []byte) {
-	const expected = "a linearizable history of product operations (register of price and stock)"
+	fields := "price and stock"
+	if len(c.Fields) == 1 {
+		fields = c.Fields[0]
+	}
+	expected := "a linearizable history of product operations (a register of " + fields + " per product)"
 	name := c.Name()
 	if len(h) == 0 {
 		return fail(name, expected, "no operation on product.get, product.update or product.reduceStock recorded (nothing to check)", -1), nil
