@@ -105,7 +105,7 @@ func (s *Scenario) Schedule() []FaultSpec {
 	if s.Nemesis == nil {
 		return out
 	}
-	return append(out, s.Nemesis.Draw(s.Seed, s.Duration, s.nodeIDs())...)
+	return append(out, s.Nemesis.Draw(s.Seed, s.Duration, s.Nodes)...)
 }
 
 // Materialize returns the scenario with its nemesis replaced by the faults it draws: the
@@ -118,22 +118,26 @@ func (s *Scenario) Materialize() Scenario {
 	return out
 }
 
-func (s *Scenario) nodeIDs() []string {
-	out := make([]string, len(s.Nodes))
-	for i, n := range s.Nodes {
-		out[i] = n.ID
+// cacherTargets are the targets that have a cacher (those cacher faults can hit).
+func cacherTargets(targets []string, nodes []NodeSpec) []string {
+	var out []string
+	for _, t := range targets {
+		for _, n := range nodes {
+			if n.ID == t && n.Options.Cacher != "" {
+				out = append(out, t)
+			}
+		}
 	}
 	return out
 }
 
-// Draw draws the schedule for one seed; nodes are the scenario's node IDs (the default
-// targets). The spec must be valid (see Validate).
-func (n *NemesisSpec) Draw(seed uint64, duration time.Duration, nodes []string) []FaultSpec {
+// Draw draws the schedule for one seed; nodes are the scenario's nodes (every one is a
+// default target; cacher faults hit only those with a cacher). The spec must be valid (see
+// Validate).
+func (n *NemesisSpec) Draw(seed uint64, duration time.Duration, nodes []NodeSpec) []FaultSpec {
 	g := rand.New(rand.NewPCG(seed, nemesisStream))
-	targets := n.Nodes
-	if len(targets) == 0 {
-		targets = nodes
-	}
+	targets := n.targets(nodes)
+	cachers := cacherTargets(targets, nodes)
 	quiet := n.QuietAfter
 	if quiet <= 0 || quiet > duration {
 		quiet = duration
@@ -163,11 +167,14 @@ func (n *NemesisSpec) Draw(seed uint64, duration time.Duration, nodes []string) 
 		pick := func() string { return targets[g.IntN(len(targets))] }
 		var target string
 		switch kind {
-		case "crash", "pause", "isolate", "cacher-down":
+		case "crash", "pause", "isolate":
 			f.Node = pick()
 			target = f.Node
+		case "cacher-down":
+			f.Node = cachers[g.IntN(len(cachers))]
+			target = f.Node
 		case "cacher-slow":
-			f.Node, f.Delay = pick(), delay.draw(g)
+			f.Node, f.Delay = cachers[g.IntN(len(cachers))], delay.draw(g)
 			target = f.Node
 		case "partition":
 			perm := g.Perm(len(targets))
@@ -212,6 +219,18 @@ func (n *NemesisSpec) Draw(seed uint64, duration time.Duration, nodes []string) 
 	return out
 }
 
+// targets are the nemesis's target node IDs: its nodes, or every node.
+func (n *NemesisSpec) targets(nodes []NodeSpec) []string {
+	if len(n.Nodes) > 0 {
+		return n.Nodes
+	}
+	out := make([]string, len(nodes))
+	for i, nd := range nodes {
+		out[i] = nd.ID
+	}
+	return out
+}
+
 // validateNemesis checks the nemesis block: known kinds, targets the cluster has, ranges that
 // parse, and enough targets for the kinds that need two nodes.
 func validateNemesis(v *validator, n *NemesisSpec, s *Scenario, nodes, actions map[string]bool) {
@@ -219,10 +238,8 @@ func validateNemesis(v *validator, n *NemesisSpec, s *Scenario, nodes, actions m
 	if len(n.Kinds) == 0 {
 		v.add(p+".kinds", "at least one fault kind is required (%s)", strings.Join(NemesisKinds, ", "))
 	}
-	targets := len(n.Nodes)
-	if targets == 0 {
-		targets = len(s.Nodes)
-	}
+	targets := len(n.targets(s.Nodes))
+	cachers := len(cacherTargets(n.targets(s.Nodes), s.Nodes))
 	for i, k := range n.Kinds {
 		kp := fmt.Sprintf("%s.kinds[%d]", p, i)
 		switch {
@@ -232,6 +249,8 @@ func validateNemesis(v *validator, n *NemesisSpec, s *Scenario, nodes, actions m
 			v.add(kp, "a %s fault targets an action: give nemesis.actions", k)
 		case (k == "partition" || k == "asymmetric") && targets < 2:
 			v.add(kp, "a %s fault needs at least two target nodes", k)
+		case (k == "cacher-down" || k == "cacher-slow") && cachers == 0:
+			v.add(kp, "a %s fault needs a target node with a cacher", k)
 		}
 	}
 	checkNodes(v, p+".nodes", n.Nodes, nodes)

@@ -38,7 +38,7 @@ type ShrinkResult struct {
 	// Check is the check it fails; Message that check's failure in the last run.
 	Check   string
 	Message string
-	// Removed lists what was taken away or cut, in order ("fault \"nemesis 3: crash order-1\"", ...).
+	// Removed lists what was taken away or cut, in order ("removed fault \"nemesis 3: crash order-1\"", ...).
 	Removed []string
 	// Runs is the number of runs taken; Exhausted tells the budget stopped the search.
 	Runs      int
@@ -123,7 +123,7 @@ func Shrink(s Scenario, o ShrinkOptions) (*ShrinkResult, error) {
 	}
 	for _, f := range cur.Faults {
 		if !slices.ContainsFunc(faults, func(g FaultSpec) bool { return g.Name == f.Name && g.Start == f.Start && g.Kind == f.Kind }) {
-			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("fault %q", faultLabel(f)))
+			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("removed fault %q", faultLabel(f)))
 		}
 	}
 	cur.Faults = faults
@@ -141,7 +141,7 @@ func Shrink(s Scenario, o ShrinkOptions) (*ShrinkResult, error) {
 		}
 		for _, w := range cur.Workload {
 			if !slices.ContainsFunc(work, func(x WorkloadSpec) bool { return x.Name == w.Name && x.Action == w.Action && x.Start == w.Start }) {
-				sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("workload %q", workloadLabel(w)))
+				sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("removed workload %q", workloadLabel(w)))
 			}
 		}
 		cur.Workload = work
@@ -164,7 +164,7 @@ func Shrink(s Scenario, o ShrinkOptions) (*ShrinkResult, error) {
 			if !ok {
 				break
 			}
-			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("fault %q shortened from %s to %s", faultLabel(f), f.Duration, c.Faults[i].Duration))
+			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("shortened fault %q from %s to %s", faultLabel(f), f.Duration, c.Faults[i].Duration))
 			cur = c
 		}
 	}
@@ -181,7 +181,7 @@ func Shrink(s Scenario, o ShrinkOptions) (*ShrinkResult, error) {
 			if !ok {
 				break
 			}
-			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("workload %q: clients %d → %d", workloadLabel(cur.Workload[i]), cur.Workload[i].Clients, c.Workload[i].Clients))
+			sh.res.Removed = append(sh.res.Removed, fmt.Sprintf("lowered the clients of workload %q from %d to %d", workloadLabel(cur.Workload[i]), cur.Workload[i].Clients, c.Workload[i].Clients))
 			cur = c
 		}
 	}

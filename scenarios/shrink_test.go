@@ -33,8 +33,10 @@ func TestShrinkPlantedBug(t *testing.T) {
 	assert.Equal(t, []string{"nemesis 1: delay product.reduceStock", "nemesis 3: pause order-1"}, kept)
 	assert.False(t, r.Exhausted)
 	assert.Equal(t, 18, r.Runs)
-	assert.Contains(t, r.Removed, `fault "nemesis 2: crash product-1"`)
-	assert.Contains(t, r.Removed, `workload "orders": clients 2 → 1`)
+	assert.Len(t, r.Removed, 15)
+	assert.Contains(t, r.Removed, `removed fault "nemesis 2: crash product-1"`)
+	assert.Contains(t, r.Removed, `shortened fault "nemesis 3: pause order-1" from 1.413s to 707ms`)
+	assert.Contains(t, r.Removed, `lowered the clients of workload "orders" from 2 to 1`)
 
 	// 1-minimal: without either fault the run passes.
 	for i := range r.Scenario.Faults {

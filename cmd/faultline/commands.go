@@ -101,6 +101,7 @@ func (a *app) runCommand() *cobra.Command {
 		journalOut, junitOut    string
 		reportOut               string
 		checkDeterminism, quiet bool
+		printSched              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
@@ -112,6 +113,13 @@ func (a *app) runCommand() *cobra.Command {
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err
+			}
+			if printSched {
+				var sp *uint64
+				if cmd.Flags().Changed("seed") {
+					sp = &seed
+				}
+				return a.printSchedule(files, sp)
 			}
 			stop, release := interrupts()
 			defer release()
@@ -166,6 +174,7 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
+	f.BoolVar(&printSched, "print-schedule", false, "print each file's fault schedule for its seed (a nemesis's draw included) as a faults: block, and run nothing")
 	return cmd
 }
 

@@ -21,7 +21,9 @@ func opAt(o op, call, ret int64) porcupine.Operation {
 
 func TestLinearizableModel(t *testing.T) {
 	c := Linearizable{Initial: map[int64]Register{1: {Price: 10, Stock: 5, PriceKnown: true, StockKnown: true}}}
-	get := func(p float64, s int64) op { return op{action: actionGet, id: 1, ok: true, outPrice: f(p), outStock: i(s)} }
+	get := func(p float64, s int64) op {
+		return op{action: actionGet, id: 1, ok: true, outPrice: f(p), outStock: i(s)}
+	}
 	upd := op{action: actionUpdate, id: 1, setPrice: f(12), ok: true, outPrice: f(12), outStock: i(5)}
 	cases := []struct {
 		name string
