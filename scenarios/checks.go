@@ -69,6 +69,8 @@ func buildChecks(s *Scenario, ob *observation, floor time.Duration) []check.Chec
 			}
 			out = append(out, check.JournalCount{Label: c.Label, Kind: c.Entry, Node: c.Node, Window: check.Window{From: c.From, To: c.To},
 				Where: c.Where, Min: c.Min, Max: maxN})
+		case "linearizable":
+			out = append(out, check.Linearizable{Fields: c.Fields, Initial: initialRegisters(s)})
 		case "stock-never-negative":
 			out = append(out, check.StockNeverNegative{})
 		case "order-stock-reduction":
@@ -82,4 +84,18 @@ func buildChecks(s *Scenario, ob *observation, floor time.Duration) []check.Chec
 		}
 	}
 	return append(out, s.ExtraChecks...)
+}
+
+// initialRegisters are the seeded products' values (ids 1, 2, ... in order), when nothing
+// runs between seeding and the workload that could change them; otherwise none, and each
+// product's first observed value is its initial one.
+func initialRegisters(s *Scenario) map[int64]check.Register {
+	if len(s.SetupCalls) > 0 || s.Setup != nil {
+		return nil
+	}
+	out := map[int64]check.Register{}
+	for i, p := range s.Config.Products {
+		out[int64(i+1)] = check.Register{Price: p.Price, Stock: int64(p.Stock), PriceKnown: true, StockKnown: true}
+	}
+	return out
 }

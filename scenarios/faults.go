@@ -153,8 +153,8 @@ func validateFault(v *validator, p string, f FaultSpec, nodes, actions map[strin
 
 // scheduleFaults adds every fault of the scenario to the cluster's injector; attribute runs
 // each Add with what it starts attributed to that fault (the event budget names the heaviest).
-func scheduleFaults(inj *faults.Injector, s *Scenario, attribute func(origin string, fn func())) error {
-	for k, f := range s.Faults {
+func scheduleFaults(inj *faults.Injector, schedule []FaultSpec, attribute func(origin string, fn func())) error {
+	for k, f := range schedule {
 		fault, err := toFault(f)
 		if err != nil {
 			return fmt.Errorf("faults[%d]: %w", k, err)

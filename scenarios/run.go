@@ -166,7 +166,7 @@ func (o Options) baseCatalog() map[string]ServiceFactory {
 
 // catalog is every service the scenario's nodes may name.
 func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
-	return withDeclared(o.baseCatalog(), s)
+	return withPlants(withDeclared(o.baseCatalog(), s), s)
 }
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
@@ -189,7 +189,8 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	defer c.Close()
 	d := newDriver(c, o.Interrupt)
 	g.sim = c.Sim
-	w := &conductor{c: c, scenario: s}
+	w := &conductor{c: c, scenario: s, history: recordsHistory(s)}
+	schedule := s.Schedule()
 	out := &Result{Scenario: s.Name, Seed: s.Seed}
 	runErr := d.run(func() {
 		c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
@@ -211,7 +212,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 				return
 			}
 		}
-		if err := scheduleFaults(c.Faults, s, d.attribute); err != nil {
+		if err := scheduleFaults(c.Faults, schedule, d.attribute); err != nil {
 			out.Error = "faults: " + err.Error()
 			return
 		}
@@ -232,6 +233,7 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 	}
 	out.VirtualTime = c.Elapsed()
 	ob.finish(c, out)
+	journalDrawn(c, s, schedule)
 	entries := c.Journal.Entries()
 	for _, chk := range buildChecks(s, ob, o.Tolerance) {
 		r := chk.Check(entries)

@@ -28,7 +28,9 @@ type Scenario struct {
 	Nodes    []NodeSpec     `yaml:"nodes" json:"nodes"`
 	Workload []WorkloadSpec `yaml:"workload,omitempty" json:"workload,omitempty"`
 	Faults   []FaultSpec    `yaml:"faults,omitempty" json:"faults,omitempty"`
-	Checks   []CheckSpec    `yaml:"checks,omitempty" json:"checks,omitempty"`
+	// Nemesis draws more faults from the seed (see NemesisSpec); nil: none.
+	Nemesis *NemesisSpec `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
+	Checks  []CheckSpec  `yaml:"checks,omitempty" json:"checks,omitempty"`
 	// Services declares services in data (stubs of the parts of a topology not run for real);
 	// nodes name them like catalog services.
 	Services []ServiceSpec `yaml:"services,omitempty" json:"services,omitempty"`
@@ -37,6 +39,9 @@ type Scenario struct {
 	SetupCalls []CallSpec `yaml:"setup,omitempty" json:"setup,omitempty"`
 	// Config configures the services (JWT secret, outbox latency, ...).
 	Config ServiceConfig `yaml:"config,omitempty" json:"config"`
+	// Plants are deliberate bugs planted in the services (see Plants), so a test can prove
+	// that a check, the nemesis and shrinking find them.
+	Plants []string `yaml:"plants,omitempty" json:"plants,omitempty"`
 
 	// Go-only extensions (not expressible in a file).
 	// ExtraServices adds services by name to the catalog for this scenario.
@@ -245,6 +250,8 @@ type CheckSpec struct {
 	// must have; From/To, Node, Min and Max bound it.
 	Entry string         `yaml:"entry,omitempty" json:"entry,omitempty"`
 	Where map[string]any `yaml:"where,omitempty" json:"where,omitempty"`
+	// Fields are the modelled fields of a linearizable check: price, stock (default both).
+	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
 	// Shared: the nodes share one cacher (cache-coherence).
 	Shared bool `yaml:"shared,omitempty" json:"shared,omitempty"`
 	// Metric, Labels, Op, Value and Every describe a metric check (see MetricCheck): the

@@ -161,6 +161,10 @@ func ValidateWith(s *Scenario, catalog map[string]ServiceFactory, limits Limits)
 	for i, f := range s.Faults {
 		validateFault(v, fmt.Sprintf("faults[%d]", i), f, nodes, actions)
 	}
+	if s.Nemesis != nil {
+		validateNemesis(v, s.Nemesis, s, nodes, actions)
+	}
+	validatePlants(v, s)
 	for i, c := range s.Checks {
 		validateCheck(v, fmt.Sprintf("checks[%d]", i), c, nodes)
 	}
@@ -265,6 +269,12 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 		if c.Max != nil && (*c.Max < 1 || *c.Max != float64(int(*c.Max))) {
 			v.add(p+".max", "must be a whole number ≥ 1 (attempts per call), got %v", *c.Max)
 		}
+	case "linearizable":
+		for i, f := range c.Fields {
+			if f != "price" && f != "stock" {
+				v.add(fmt.Sprintf("%s.fields[%d]", p, i), "unknown field %q (price, stock)", f)
+			}
+		}
 	case "stock-never-negative", "order-stock-reduction", "no-duplicate-orders":
 	case "handled-once-per-group":
 		if c.Event == "" || len(c.Groups) == 0 {
@@ -282,4 +292,4 @@ func validateCheck(v *validator, p string, c CheckSpec, nodes map[string]bool) {
 
 // CheckKinds lists the check kinds a scenario can use.
 var CheckKinds = []string{"steady-state", "breaker", "membership", "errors", "journal", "timeout", "skip", "retries", "amplification", "cache-coherence",
-	"stock-never-negative", "order-stock-reduction", "no-duplicate-orders", "handled-once-per-group", "metric", "trace"}
+	"stock-never-negative", "order-stock-reduction", "no-duplicate-orders", "handled-once-per-group", "metric", "trace", "linearizable"}

@@ -17,6 +17,8 @@ type conductor struct {
 	c        *testutil.Cluster
 	scenario *Scenario
 	tokens   map[string]string // seeded users' JWTs by email ("" = the first)
+	// history: journal the client operations of modelled actions (see history.go).
+	history bool
 }
 
 // start starts the clients of one workload.
@@ -97,7 +99,25 @@ func (c *conductor) call(w *WorkloadSpec, client, i int) {
 	if w.NodeID != "" {
 		opts = append(opts, broker.WithNodeID(w.NodeID))
 	}
-	_, _ = b.Call(w.Action, params, opts...)
+	if !c.history {
+		_, _ = b.Call(w.Action, params, opts...)
+		return
+	}
+	invoked := int64(c.c.Sim.Elapsed())
+	res, err := b.Call(w.Action, params, opts...)
+	c.recordOp(w.From, c.clientID(w, client), w.Action, params, invoked, int64(c.c.Sim.Elapsed()), res, err)
+}
+
+// clientID numbers the clients of all workload entries from 0, in order.
+func (c *conductor) clientID(w *WorkloadSpec, client int) int {
+	id := 0
+	for i := range c.scenario.Workload {
+		if &c.scenario.Workload[i] == w {
+			return id + client
+		}
+		id += max(c.scenario.Workload[i].Clients, 1)
+	}
+	return id + client
 }
 
 func (c *conductor) expandMap(m map[string]any, client, i int) map[string]any {

@@ -108,6 +108,7 @@ func (a *app) runCommand() *cobra.Command {
 		metricsDir, tracesOut   string
 		logOut, logFormat       string
 		logLevels               string
+		printSched              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE...",
@@ -120,6 +121,13 @@ func (a *app) runCommand() *cobra.Command {
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err
+			}
+			if printSched {
+				var sp *uint64
+				if cmd.Flags().Changed("seed") {
+					sp = &seed
+				}
+				return a.printSchedule(files, sp)
 			}
 			stop, release := interrupts()
 			defer release()
@@ -204,6 +212,7 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "full", "log formatter: full, short, simple or json")
 	f.StringVar(&logLevels, "log-level", "*=info", "log level per module, e.g. '*=warn,BROKER=info,PRODUCT=debug' (fatal, error, warn, info, debug, trace, off)")
 	f.StringVar(&tracesOut, "traces", "", "write every run's spans to this file as OTLP JSON (importable by Jaeger and OpenTelemetry collectors)")
+	f.BoolVar(&printSched, "print-schedule", false, "print each file's fault schedule for its seed (a nemesis's draw included) as a faults: block, and run nothing")
 	return cmd
 }
 

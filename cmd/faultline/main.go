@@ -117,6 +117,6 @@ Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interr
 	root.SetErr(a.stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.listCommand(), a.replayCommand(), a.sweepCommand(), a.schemaCommand(),
-		a.nodeCommand(), a.callCommand(), a.serveCommand())
+		a.nodeCommand(), a.callCommand(), a.serveCommand(), a.shrinkCommand())
 	return root
 }

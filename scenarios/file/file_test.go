@@ -182,7 +182,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"- a\n- b\n", "t.yaml:1:1: a scenario file must be a mapping of scenario fields (name, seed, duration, nodes, workload, faults, checks, ...), got a list"},
 		{base + "---\nname: u\n", "t.yaml:9:1: a scenario file holds one scenario: remove the second YAML document"},
 		{base + "seed2: 3\n", `t.yaml:8:1: seed2: unknown field "seed2"; did you mean "seed"?`},
-		{base + "banana: 3\n", `t.yaml:8:1: banana: unknown field "banana" (fields here: name, description, seed, duration, network, nodes, workload, faults, checks, services, setup, config)`},
+		{base + "banana: 3\n", `t.yaml:8:1: banana: unknown field "banana" (fields here: name, description, seed, duration, network, nodes, workload, faults, nemesis, checks, services, setup, config, plants)`},
 		{strings.Replace(base, "seed: 7", "seed: -7", 1), "t.yaml:2:7: seed: must not be negative, got -7"},
 		{strings.Replace(base, "seed: 7", "seed: 1.5", 1), "t.yaml:2:7: seed: expected a non-negative integer, got the number 1.5"},
 		{strings.Replace(base, "duration: 10s", "duration: [10s]", 1), "t.yaml:3:11: duration: expected a duration such as \"250ms\" or \"1m30s\", got a list"},
