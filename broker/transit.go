@@ -204,6 +204,13 @@ func (b *Broker) reconnected() {
 	b.send(packet.Discover, "", &packet.DiscoverPayload{})
 }
 
+// Rediscover announces this node again and asks every node for its INFO, as after a
+// reconnect. A harness calls it while it waits for a fresh cluster to mesh over a real
+// transport: on a NATS cluster a subscription's interest crosses the routes a moment after
+// it is made, so a node's first INFO can reach a server that does not know yet that a peer
+// listens; without a second round the peers would meet only at the next heartbeat.
+func (b *Broker) Rediscover() { b.reconnected() }
+
 // sendInfo publishes this node's INFO to one node, or to all ("").
 func (b *Broker) sendInfo(target string) {
 	b.send(packet.Info, target, b.infoPayload())

@@ -339,8 +339,31 @@ func (c *Cluster) waitUntil(what string, cond func() bool) error {
 // waitMesh waits until every running node sees every other running node's current
 // incarnation as available.
 func (c *Cluster) waitMesh() error {
-	return c.waitUntil("nodes did not discover each other", c.meshed)
+	if c.Sim != nil {
+		return c.waitUntil("nodes did not discover each other", c.meshed)
+	}
+	// A real transport may lose the first round of INFO (see Broker.Rediscover): ask again
+	// every rediscoverEvery instead of waiting for the next heartbeat.
+	last := c.Runtime.Now()
+	return c.waitUntil("nodes did not discover each other", func() bool {
+		if c.meshed() {
+			return true
+		}
+		if c.Runtime.Now().Sub(last) >= rediscoverEvery {
+			last = c.Runtime.Now()
+			for _, id := range c.NodeIDs() {
+				if b := c.Node(id); b != nil && b.Started() {
+					b.Rediscover()
+				}
+			}
+		}
+		return false
+	})
 }
+
+// rediscoverEvery is how long a real cluster may take to mesh before its nodes announce
+// themselves again.
+const rediscoverEvery = 500 * time.Millisecond
 
 func (c *Cluster) meshed() bool {
 	running := map[string]string{} // node → instance ID

@@ -2,6 +2,7 @@ package testutil_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/transport/memnet"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/services/product"
 	"github.com/faultline/faultline/testutil"
@@ -291,4 +294,43 @@ func TestSetSkewMovesOnlyThatNodesClock(t *testing.T) {
 func TestUnknownTier(t *testing.T) {
 	_, err := testutil.Build(testutil.Spec{Tier: "moon"})
 	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [nats real sim])`)
+}
+
+// TestRealTierMeshesWhenTheFirstInfoIsLost: on a real NATS cluster a node's first INFO can
+// reach a server that does not know yet that its peer subscribes, and is lost. Start must
+// still mesh the cluster without waiting for a heartbeat (an hour here): it asks the nodes
+// to announce themselves again.
+func TestRealTierMeshesWhenTheFirstInfoIsLost(t *testing.T) {
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Nodes: []testutil.NodeSpec{
+		{ID: "a", Options: broker.Options{HeartbeatInterval: time.Hour}},
+		{ID: "b", Options: broker.Options{HeartbeatInterval: time.Hour},
+			Define: func() []*broker.Service { return []*broker.Service{echoService()} }},
+	}})
+	require.NotNil(t, c.Net)
+	var mu sync.Mutex
+	dropped, delivered := 0, 0
+	const lose = 4 // every INFO of the first round: two broadcasts and two answers to DISCOVER
+	c.Net.SetInterceptor(func(d *memnet.Delivery) []memnet.Route {
+		if d.Type != packet.Info {
+			return []memnet.Route{{}}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if dropped < lose {
+			dropped++
+			return nil
+		}
+		delivered++
+		return []memnet.Route{{}}
+	})
+	c.Run(t, func() {
+		require.NoError(t, c.Start())
+		res, err := c.Node("a").Call("echo.say", map[string]any{"text": "hi"})
+		require.NoError(t, err)
+		assert.Equal(t, "hi", res)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, lose, dropped)
+	assert.GreaterOrEqual(t, delivered, 2, "each node's INFO reached the other after rediscovery")
 }

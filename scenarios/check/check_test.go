@@ -93,6 +93,34 @@ func TestTimeouts(t *testing.T) {
 		check.Timeouts{Action: "product.reserve", Kind: "skip", Count: 1, At: []time.Duration{time.Second}}.Check(j).Message())
 }
 
+// TestTimeoutsPairsBothSidesOfARequest: on a loaded real machine the serving node's timer
+// may fire before the caller's, answer 504, and leave the caller no timeout of its own; a
+// request is still one timeout, whichever side recorded it, and two requests are two.
+func TestTimeoutsPairsBothSidesOfARequest(t *testing.T) {
+	served := func(at time.Duration, id string) journal.Entry {
+		return e(at, "order", journal.ReqTimeout, map[string]any{"id": id, "action": "order.create", "timeout": time.Second, "served": true})
+	}
+	caller := func(at time.Duration, id string) journal.Entry {
+		return e(at, "gateway", journal.ReqTimeout, map[string]any{"id": id, "action": "order.create", "timeout": time.Second, "served": false})
+	}
+	servedOnly := []journal.Entry{served(1010*ms, "r1")}
+	assert.True(t, check.Timeouts{Action: "order.create", Kind: "timeout", Budget: time.Second, Count: 1, At: []time.Duration{1010 * ms}}.Check(servedOnly).Pass)
+	// What the serving node had left is a hop short of the caller's budget: within the
+	// tolerance it stands in; the caller's own entry, when there is one, is exact.
+	short := e(1010*ms, "order", journal.ReqTimeout, map[string]any{"id": "r1", "action": "order.create", "timeout": 990 * ms, "served": true})
+	assert.True(t, check.Timeouts{Action: "order.create", Kind: "timeout", Budget: time.Second, Count: 1, Tolerance: 20 * ms}.Check([]journal.Entry{short}).Pass)
+	assert.False(t, check.Timeouts{Action: "order.create", Kind: "timeout", Budget: time.Second, Count: 1, Tolerance: 5 * ms}.Check([]journal.Entry{short}).Pass)
+	assert.True(t, check.Timeouts{Action: "order.create", Kind: "timeout", Budget: time.Second, Count: 1}.Check([]journal.Entry{short, caller(1020*ms, "r1")}).Pass)
+	wrongCaller := e(1020*ms, "gateway", journal.ReqTimeout, map[string]any{"id": "r1", "action": "order.create", "timeout": 2 * time.Second, "served": false})
+	assert.False(t, check.Timeouts{Action: "order.create", Kind: "timeout", Budget: time.Second, Count: 1, Tolerance: 20 * ms}.Check([]journal.Entry{short, wrongCaller}).Pass)
+	servedFirst := []journal.Entry{served(1010*ms, "r1"), caller(1020*ms, "r1")}
+	assert.Equal(t, "PASS timeout order.create: 1 at [+1.01s]",
+		check.Timeouts{Action: "order.create", Kind: "timeout", Count: 1}.Check(servedFirst).Message())
+	two := []journal.Entry{caller(time.Second, "r1"), served(time.Second, "r1"), caller(3*time.Second, "r2"), served(3*time.Second, "r2")}
+	assert.Equal(t, "FAIL timeout order.create: expected 1, got 2 at [+1s +3s] (first deviation at +3s)",
+		check.Timeouts{Action: "order.create", Kind: "timeout", Count: 1}.Check(two).Message())
+}
+
 func retryEntry(t time.Duration, call string, delay time.Duration) journal.Entry {
 	return e(t, "gateway", journal.RetryAttempt, map[string]any{"action": "inv.get", "call": call, "delay": delay})
 }
