@@ -124,13 +124,14 @@ func TestTraceChecksOnRetryBackoff(t *testing.T) {
 	assert.Contains(t, buf.String(), `"stringValue": "retry-backoff"`, "the scenario names the service")
 }
 
+// A scenario without metric or trace checks (failover has none) collects neither unless asked.
 func TestObservationIsOffByDefault(t *testing.T) {
-	res, err := scenarios.Run(scenarios.RetryBackoff(), scenarios.Options{})
+	res, err := scenarios.Run(scenarios.Failover(), scenarios.Options{})
 	require.NoError(t, err)
 	assert.Nil(t, res.Metrics)
 	assert.Nil(t, res.Spans)
 	assert.Empty(t, journal.Filter(res.Journal, scenarios.SpanEntry))
-	res, err = scenarios.Run(scenarios.RetryBackoff(), scenarios.Options{Metrics: true, Traces: true})
+	res, err = scenarios.Run(scenarios.Failover(), scenarios.Options{Metrics: true, Traces: true})
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.Metrics)
 	assert.NotEmpty(t, res.Spans)

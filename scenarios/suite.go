@@ -129,6 +129,13 @@ func BreakerCycle() Scenario {
 			{Kind: "errors", Action: "product.get", Error: "MoleculerError", Min: 5, Max: f64(5)},
 			{Kind: "errors", Action: "product.get", Error: "ServiceNotAvailableError", Min: 10, Max: f64(10)},
 			{Kind: "steady-state", Label: "after", From: 20 * sec, MinSuccessRate: 1},
+			// The same cycle as a Prometheus scrape of the gateway would see it.
+			{Kind: "metric", Label: "opened twice (metrics)", Node: "gateway", Metric: "moleculer_circuit_breaker_opened_total",
+				Labels: map[string]string{"affectedNodeID": "product-1", "action": "product.get"}, Value: f64(2)},
+			{Kind: "metric", Label: "half-opened twice (metrics)", Node: "gateway", Metric: "moleculer_circuit_breaker_half_opened_total",
+				Labels: map[string]string{"affectedNodeID": "product-1", "action": "product.get"}, Value: f64(2)},
+			{Kind: "metric", Label: "closed at the end (metrics)", Node: "gateway", Metric: "moleculer_circuit_breaker_opened_active",
+				Labels: map[string]string{"action": "product.get"}, Value: f64(0)},
 		},
 	}
 }
@@ -250,6 +257,8 @@ func RetryBackoff() Scenario {
 			{Kind: "timeout", Action: "order.create", Budget: sec, Count: intp(4),
 				At: []time.Duration{6 * sec, 7*sec + 100*ms, 8*sec + 300*ms, 9*sec + 700*ms}},
 			{Kind: "amplification", Action: "order.create", Max: f64(4)},
+			// The retries as a tracer sees them: one trace, no more than four attempts.
+			{Kind: "trace", Label: "order.create attempts (trace)", Action: "order.create", Max: f64(4), Min: 4},
 		},
 	}
 }

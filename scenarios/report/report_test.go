@@ -100,7 +100,7 @@ func TestJUnitSchemaRejectsBrokenFiles(t *testing.T) {
 		"no hostname":     strings.Replace(good, ` hostname="ci"`, "", 1),
 		"no system-err":   strings.Replace(good, "<system-err></system-err>", "", 1),
 		"bad time":        strings.Replace(good, `time="0.000"`, `time="soon"`, 1),
-		"wrong count":     strings.Replace(good, `hostname="ci" tests="5"`, `hostname="ci" tests="6"`, 1),
+		"wrong count":     strings.Replace(good, `hostname="ci" tests="8"`, `hostname="ci" tests="9"`, 1),
 		"no failure type": strings.Replace(good, `<testcase name=`, `<testcase><failure></failure></testcase><testcase name=`, 1),
 	}
 	for name, doc := range broken {
@@ -203,7 +203,7 @@ func TestSummary(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"PASS  breaker-cycle  seed 1  scenarios/testdata/breaker-cycle.yaml",
-		"checks: 5/5 passed",
+		"checks: 8/8 passed",
 		"PASS breaker product-1:product.get: closed→open@+8.002s→half-open@+13.002s→open@+14.002s→half-open@+19.002s→closed@+20.002s",
 		"+5s       fault    product-1 fails applied: action.error product.get on product-1, MoleculerError 500",
 		"+8.002s   breaker  gateway → product-1:product.get: closed → open (4 of 8 failed)",
