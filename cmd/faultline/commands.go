@@ -2,17 +2,13 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -111,13 +107,17 @@ func (a *app) runCommand() *cobra.Command {
 		printSched              bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run FILE...",
+		Use:   "run FILE|DIR...",
 		Short: "Run scenario files and print a summary per scenario and a pass/fail table",
 		Example: `  faultline run scenarios/testdata/*.yaml
   faultline run --seed 17 --journal out.jsonl --junit out.xml --report out.html scenarios/testdata/order-flow.yaml
   faultline run --tier real --tolerance 250ms scenarios/testdata/retry-backoff.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := expandScenarioArgs(args)
+			if err != nil {
+				return err
+			}
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err
@@ -242,10 +242,14 @@ func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut st
 
 func (a *app) validateCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate FILE...",
+		Use:   "validate FILE|DIR...",
 		Short: "Check scenario files without running them (problems as file:line:column)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := expandScenarioArgs(args)
+			if err != nil {
+				return err
+			}
 			bad := 0
 			for _, p := range args {
 				l, ok := a.parse(p)
@@ -402,154 +406,6 @@ func orNone(b []byte) string {
 		return string(b[:max]) + "…"
 	}
 	return string(b)
-}
-
-func (a *app) sweepCommand() *cobra.Command {
-	var (
-		seeds     int
-		from      uint64
-		parallel  int
-		keepGoing bool
-	)
-	cmd := &cobra.Command{
-		Use:   "sweep FILE --seeds N",
-		Short: "Run a scenario with N seeds; print the first failing seed and the command that replays it",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if seeds <= 0 {
-				return invalid("--seeds must be at least 1")
-			}
-			files, err := a.loadAll(args)
-			if err != nil {
-				return err
-			}
-			f := files[0]
-			if parallel <= 0 {
-				parallel = runtime.GOMAXPROCS(0)
-			}
-			stop, release := interrupts()
-			defer release()
-			// Each worker holds one run at a time and keeps only a failing run's summary:
-			// memory is O(parallel), whatever the number of seeds.
-			var (
-				mu       sync.Mutex
-				failures []seedFailure
-				runErr   error
-				ran      atomic.Int64
-				next     atomic.Int64
-			)
-			firstFail := atomic.Int64{}
-			firstFail.Store(int64(seeds))
-			opts := scenarios.Options{Limits: a.scenarioLimits(), Interrupt: stop}
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range min(parallel, seeds) {
-				wg.Go(func() {
-					for {
-						i := int(next.Add(1) - 1)
-						if i >= seeds || (!keepGoing && int64(i) > firstFail.Load()) || interrupted(stop) {
-							return
-						}
-						seed := from + uint64(i)
-						o := opts
-						o.Seed = &seed
-						res, err := runScenario(*f.scenario, o)
-						if err != nil {
-							mu.Lock()
-							runErr = cmp.Or(runErr, err)
-							mu.Unlock()
-							return
-						}
-						if res.Interrupted {
-							return
-						}
-						ran.Add(1)
-						if res.Pass {
-							continue
-						}
-						sf := seedFailure{index: i, seed: res.Seed, problem: firstProblem(res),
-							entries: len(res.Journal), digest: report.Digest(res.JournalBytes())[:12]}
-						mu.Lock()
-						failures = append(failures, sf)
-						mu.Unlock()
-						for {
-							cur := firstFail.Load()
-							if int64(i) >= cur || firstFail.CompareAndSwap(cur, int64(i)) {
-								break
-							}
-						}
-					}
-				})
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			if runErr != nil {
-				return invalid("%s: %v", f.path, runErr)
-			}
-			sort.Slice(failures, func(i, j int) bool { return failures[i].index < failures[j].index })
-			if !keepGoing && len(failures) > 1 {
-				failures = failures[:1] // runs past the first failure, already under way
-			}
-			if interrupted(stop) {
-				for _, sf := range failures {
-					a.printSeedFailure(f.path, sf)
-				}
-				fmt.Fprintf(a.stdout, "interrupted: %d of %d seeds run, %d failed, in %s\n", ran.Load(), seeds, len(failures), report.FormatWall(elapsed))
-				return &exitError{code: exitInterrupted}
-			}
-			if len(failures) == 0 {
-				fmt.Fprintf(a.stdout, "%d/%d seeds passed (seeds %d–%d of %s) in %s\n", seeds, seeds, from, from+uint64(seeds)-1, f.scenario.Name, report.FormatWall(elapsed))
-				return nil
-			}
-			for _, sf := range failures {
-				a.printSeedFailure(f.path, sf)
-			}
-			if keepGoing {
-				parts := make([]string, len(failures))
-				for i, sf := range failures {
-					parts[i] = fmt.Sprint(sf.seed)
-				}
-				fmt.Fprintf(a.stdout, "%d/%d seeds passed; failing seeds: %s (in %s)\n", seeds-len(failures), seeds, strings.Join(parts, " "), report.FormatWall(elapsed))
-			} else {
-				fmt.Fprintf(a.stdout, "stopped at the first failure: %d seeds run, in %s\n", ran.Load(), report.FormatWall(elapsed))
-			}
-			return &exitError{code: exitFailed}
-		},
-	}
-	fl := cmd.Flags()
-	fl.IntVar(&seeds, "seeds", 100, "number of seeds to run")
-	fl.Uint64Var(&from, "from", 1, "first seed")
-	fl.IntVar(&parallel, "parallel", 0, "runs at once (default: GOMAXPROCS)")
-	fl.BoolVar(&keepGoing, "keep-going", false, "run every seed and list all failing ones")
-	return cmd
-}
-
-// seedFailure is what a sweep keeps of a failing run: enough to print it and replay it.
-type seedFailure struct {
-	index   int
-	seed    uint64
-	problem string
-	entries int
-	digest  string
-}
-
-func (a *app) printSeedFailure(path string, sf seedFailure) {
-	fmt.Fprintf(a.stdout, "seed %d FAILED: %s\n", sf.seed, sf.problem)
-	fmt.Fprintf(a.stdout, "  journal: %d entries, sha256 %s\n", sf.entries, sf.digest)
-	fmt.Fprintf(a.stdout, "replay: %s\n", a.replayCommandFor(path, sf.seed))
-}
-
-// firstProblem is the message of a failed run's first failed check (or its run error).
-func firstProblem(res *scenarios.Result) string {
-	if res.Error != "" {
-		return "run error: " + res.Error
-	}
-	for _, c := range res.Checks {
-		if !c.Pass {
-			return c.Message()
-		}
-	}
-	return "failed"
 }
 
 func (a *app) schemaCommand() *cobra.Command {

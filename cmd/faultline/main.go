@@ -118,5 +118,6 @@ Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interr
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.listCommand(), a.replayCommand(), a.sweepCommand(), a.schemaCommand(),
 		a.nodeCommand(), a.callCommand(), a.serveCommand(), a.shrinkCommand())
+	root.AddCommand(a.mergeCommand())
 	return root
 }

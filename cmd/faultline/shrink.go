@@ -76,14 +76,7 @@ failing scenario, with its seed, as a valid scenario file and prints what it rem
 			if err != nil {
 				return invalid("%s: %v", f.path, err)
 			}
-			r.Scenario.Description = fmt.Sprintf("shrunk from %s seed %d: fails %q", f.path, seed, r.Check)
-			body, err := file.Marshal(&r.Scenario)
-			if err != nil {
-				return invalid("%v", err)
-			}
-			header := fmt.Sprintf("# Shrunk by: %s shrink %s --seed %d\n# %d runs; faults %d → %d. Still fails: %s\n# Replay: %s\n\n",
-				a.prog, shellQuote(f.path), seed, r.Runs, r.FaultsBefore, r.FaultsAfter, r.Message, a.replayCommandFor(out, seed))
-			if err := os.WriteFile(out, append([]byte(header), body...), 0o644); err != nil {
+			if err := a.writeShrunk(out, f.path, seed, r); err != nil {
 				return invalid("%v", err)
 			}
 			fmt.Fprintf(a.stdout, "%s seed %d fails %q\n", f.path, seed, r.Check)
@@ -113,4 +106,17 @@ failing scenario, with its seed, as a valid scenario file and prints what it rem
 	fl.StringVarP(&out, "output", "o", "", "the file to write (default: <name>-seed<K>-shrunk.yaml)")
 	fl.BoolVarP(&showVerbose, "verbose", "v", false, "list everything removed, however long")
 	return cmd
+}
+
+// writeShrunk writes a shrink's result to out as a scenario file with its seed, headed by
+// how it was made and the command that replays it.
+func (a *app) writeShrunk(out, from string, seed uint64, r *scenarios.ShrinkResult) error {
+	r.Scenario.Description = fmt.Sprintf("shrunk from %s seed %d: fails %q", from, seed, r.Check)
+	body, err := file.Marshal(&r.Scenario)
+	if err != nil {
+		return err
+	}
+	header := fmt.Sprintf("# Shrunk by: %s shrink %s --seed %d\n# %d runs; faults %d → %d. Still fails: %s\n# Replay: %s\n\n",
+		a.prog, shellQuote(from), seed, r.Runs, r.FaultsBefore, r.FaultsAfter, r.Message, a.replayCommandFor(out, seed))
+	return os.WriteFile(out, append([]byte(header), body...), 0o644)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/scenarios/check"
 )
 
 // JUnit XML in the Ant layout that CI systems read (Jenkins, GitLab, GitHub actions
@@ -70,8 +72,55 @@ type JUnitOptions struct {
 	Hostname string
 }
 
+// Record is what the JUnit writer needs of one run, in a form that survives JSON: a sweep
+// keeps one per seed in its summary (the journal itself is long gone by then), and
+// faultline merge writes the shards' records back as one JUnit file through the same writer
+// that `run --junit` uses.
+type Record struct {
+	Scenario    string         `json:"scenario"`
+	File        string         `json:"file,omitempty"`
+	Seed        uint64         `json:"seed"`
+	Pass        bool           `json:"pass"`
+	Error       string         `json:"error,omitempty"`
+	Interrupted bool           `json:"interrupted,omitempty"`
+	Checks      []check.Result `json:"checks"`
+	VirtualTime time.Duration  `json:"virtualTime"`
+	WallTime    time.Duration  `json:"wallTime"`
+	// JournalEntries and JournalSHA256 identify the run's journal: a replay gives the same.
+	JournalEntries int    `json:"journalEntries"`
+	JournalSHA256  string `json:"journalSha256"`
+	Replay         string `json:"replay,omitempty"`
+	// Summary is the text summary (WriteSummary), the testsuite's system-out; "" leaves it
+	// empty (a sweep keeps it for failing runs only, so a summary of 10,000 passing seeds
+	// stays small).
+	Summary string `json:"summary,omitempty"`
+}
+
+// RecordOf describes a run for the JUnit writer; withSummary keeps its text summary.
+func RecordOf(r Run, withSummary bool) Record {
+	res := r.Result
+	rec := Record{Scenario: res.Scenario, File: r.File, Seed: res.Seed, Pass: res.Pass, Error: res.Error,
+		Interrupted: res.Interrupted, Checks: res.Checks, VirtualTime: res.VirtualTime, WallTime: res.WallTime,
+		JournalEntries: len(res.Journal), JournalSHA256: Digest(res.JournalBytes()), Replay: r.Replay}
+	if withSummary {
+		var sum strings.Builder
+		WriteSummary(&sum, r, SummaryOptions{})
+		rec.Summary = sum.String()
+	}
+	return rec
+}
+
 // WriteJUnit writes the runs as JUnit XML.
 func WriteJUnit(w io.Writer, runs []Run, o JUnitOptions) error {
+	recs := make([]Record, len(runs))
+	for i, r := range runs {
+		recs[i] = RecordOf(r, true)
+	}
+	return WriteJUnitRecords(w, recs, o)
+}
+
+// WriteJUnitRecords writes runs described by their records as JUnit XML.
+func WriteJUnitRecords(w io.Writer, recs []Record, o JUnitOptions) error {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -83,33 +132,32 @@ func WriteJUnit(w io.Writer, runs []Run, o JUnitOptions) error {
 	}
 	out := junitSuites{Name: "faultline"}
 	var total time.Duration
-	for i, r := range runs {
-		res := r.Result
-		total += res.WallTime
-		class := "faultline." + res.Scenario
-		s := junitSuite{Name: res.Scenario, Package: "faultline", ID: i, Hostname: o.Hostname,
-			Timestamp: o.Now.UTC().Format("2006-01-02T15:04:05"), Time: seconds(res.WallTime),
-			Properties: []junitProperty{{"seed", fmt.Sprint(res.Seed)}, {"virtualTime", res.VirtualTime.String()},
-				{"journalEntries", fmt.Sprint(len(res.Journal))}, {"journalSha256", Digest(res.JournalBytes())}}}
+	for i, r := range recs {
+		total += r.WallTime
+		class := "faultline." + r.Scenario
+		s := junitSuite{Name: r.Scenario, Package: "faultline", ID: i, Hostname: o.Hostname,
+			Timestamp: o.Now.UTC().Format("2006-01-02T15:04:05"), Time: seconds(r.WallTime),
+			Properties: []junitProperty{{"seed", fmt.Sprint(r.Seed)}, {"virtualTime", r.VirtualTime.String()},
+				{"journalEntries", fmt.Sprint(r.JournalEntries)}, {"journalSha256", r.JournalSHA256}}}
 		if r.File != "" {
 			s.Properties = append(s.Properties, junitProperty{"file", r.File})
 		}
 		if r.Replay != "" {
 			s.Properties = append(s.Properties, junitProperty{"replay", r.Replay})
 		}
-		if res.Interrupted {
+		if r.Interrupted {
 			s.Properties = append(s.Properties, junitProperty{"interrupted", "true"})
-			msg := fmt.Sprintf("interrupted at +%s of virtual time: partial results", res.VirtualTime)
+			msg := fmt.Sprintf("interrupted at +%s of virtual time: partial results", r.VirtualTime)
 			s.Errors++
-			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(res.WallTime),
-				Error: &junitProblem{Message: msg, Type: "Interrupted", Text: msg + replayLine(r)}})
+			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(r.WallTime),
+				Error: &junitProblem{Message: msg, Type: "Interrupted", Text: msg + replayLine(r.Replay)}})
 		}
-		if res.Error != "" {
+		if r.Error != "" {
 			s.Errors++
-			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(res.WallTime),
-				Error: &junitProblem{Message: res.Error, Type: "RunError", Text: res.Error + replayLine(r)}})
+			s.Cases = append(s.Cases, junitCase{Name: "run", Classname: class, Time: seconds(r.WallTime),
+				Error: &junitProblem{Message: r.Error, Type: "RunError", Text: r.Error + replayLine(r.Replay)}})
 		}
-		for _, c := range res.Checks {
+		for _, c := range r.Checks {
 			tc := junitCase{Name: c.Name, Classname: class, Time: "0.000"}
 			if !c.Pass {
 				s.Failures++
@@ -118,14 +166,12 @@ func WriteJUnit(w io.Writer, runs []Run, o JUnitOptions) error {
 				if c.At >= 0 {
 					text += fmt.Sprintf("\nfirst deviation at +%s of virtual time", c.At)
 				}
-				tc.Failure = &junitProblem{Message: msg, Type: "CheckFailed", Text: text + replayLine(r)}
+				tc.Failure = &junitProblem{Message: msg, Type: "CheckFailed", Text: text + replayLine(r.Replay)}
 			}
 			s.Cases = append(s.Cases, tc)
 		}
 		s.Tests = len(s.Cases)
-		var sum strings.Builder
-		WriteSummary(&sum, r, SummaryOptions{})
-		s.SystemOut = sum.String()
+		s.SystemOut = r.Summary
 		out.Tests += s.Tests
 		out.Failures += s.Failures
 		out.Errors += s.Errors
@@ -144,9 +190,9 @@ func WriteJUnit(w io.Writer, runs []Run, o JUnitOptions) error {
 	return err
 }
 
-func replayLine(r Run) string {
-	if r.Replay == "" {
+func replayLine(replay string) string {
+	if replay == "" {
 		return ""
 	}
-	return "\nreplay: " + r.Replay
+	return "\nreplay: " + replay
 }
