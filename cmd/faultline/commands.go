@@ -221,15 +221,7 @@ func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut st
 		if path == "" {
 			return nil
 		}
-		var b bytes.Buffer
-		if err := fn(&b); err != nil {
-			return invalid("writing the %s: %v", what, err)
-		}
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			return invalid("writing the %s: %v", what, err)
-		}
-		fmt.Fprintf(a.stderr, "wrote the %s to %s\n", what, path)
-		return nil
+		return a.writeFile(path, what, fn)
 	}
 	if err := write(journalOut, "journal", func(b *bytes.Buffer) error { return report.WriteJournal(b, runs) }); err != nil {
 		return err
