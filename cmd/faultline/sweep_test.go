@@ -62,7 +62,10 @@ func TestShardedSweepMergesLikeUnsharded(t *testing.T) {
 	assert.Equal(t, "faultline shrink "+plantedOrderFlow+" --seed 2", whole.Failures[0].Shrink)
 
 	var shards []string
-	for k, planned := range map[int]int{1: 3, 2: 3, 3: 2} {
+	for k, planned := range []int{1: 3, 2: 3, 3: 2} { // in shard order: shards[i] is shard i+1
+		if k == 0 {
+			continue
+		}
 		path, junit := filepath.Join(dir, fmt.Sprintf("shard-%d.json", k)), filepath.Join(dir, fmt.Sprintf("shard-%d.xml", k))
 		args := append(base, "--summary", path, "--junit", junit)
 		if k == 3 {
