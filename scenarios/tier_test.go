@@ -19,9 +19,18 @@ func outcome(res *scenarios.Result) map[string]int {
 	for _, c := range res.Checks {
 		counts[fmt.Sprintf("check %s pass=%v", c.Name, c.Pass)]++
 	}
+	// A request's deadline is armed at the caller and where it is served; in the simulator
+	// both fire and record, off it the first answer may cancel the other. Count timed-out
+	// requests (one per id), as the timeout check does.
+	timedOut := map[string]bool{}
 	for _, e := range res.Journal {
 		switch e.Kind {
-		case journal.CallStarted, journal.RetryAttempt, journal.ActionRun, journal.ReqTimeout, journal.ReqSkipped,
+		case journal.ReqTimeout:
+			if id := e.Str("id"); id == "" || !timedOut[id] {
+				timedOut[id] = true
+				counts[e.Kind+" "+e.Str("action")]++
+			}
+		case journal.CallStarted, journal.RetryAttempt, journal.ActionRun, journal.ReqSkipped,
 			journal.FaultApplied, journal.FaultHealed:
 			counts[e.Kind+" "+e.Str("action")]++
 		case journal.CallFinished:
