@@ -60,7 +60,9 @@ func Read(body []byte) (Header, error) {
 // stringValue decodes a JSON string token; one without escapes is its bytes between quotes.
 func stringValue(tok []byte) string {
 	for _, c := range tok[1 : len(tok)-1] {
-		if c == '\\' {
+		// An escape, or a byte outside ASCII (which may be invalid UTF-8, that encoding/json
+		// replaces with U+FFFD): decode as encoding/json does.
+		if c == '\\' || c >= 0x80 {
 			var s string
 			_ = json.Unmarshal(tok, &s) // valid: checked by json.Valid
 			return s
