@@ -116,7 +116,7 @@ func (a *app) writeShrunk(out, from string, seed uint64, r *scenarios.ShrinkResu
 	if err != nil {
 		return err
 	}
-	header := fmt.Sprintf("# Shrunk by: %s shrink %s --seed %d\n# %d runs; faults %d → %d. Still fails: %s\n# Replay: %s\n\n",
-		a.prog, shellQuote(from), seed, r.Runs, r.FaultsBefore, r.FaultsAfter, r.Message, a.replayCommandFor(out, seed))
+	header := fmt.Sprintf("# Shrunk by: %s\n# %d runs; faults %d → %d. Still fails: %s\n# Replay: %s\n\n",
+		a.shrinkCommandFor(from, seed), r.Runs, r.FaultsBefore, r.FaultsAfter, r.Message, a.replayCommandFor(out, seed))
 	return os.WriteFile(out, append([]byte(header), body...), 0o644)
 }

@@ -297,41 +297,7 @@ type Timeouts struct {
 func (c Timeouts) Name() string { return fmt.Sprintf("%s %s", c.Kind, c.Action) }
 
 func (c Timeouts) Check(entries []journal.Entry) Result {
-	var got []journal.Entry
-	// A request's deadline is armed at the caller and again where it is served; both
-	// timers fire at its end, and one of them answers. The simulator fires the caller's
-	// first, but on a loaded real machine the serving node's may win and answer 504 before
-	// the caller's own timer runs. Either way it is one timeout of one request: count the
-	// first entry per request id, from whichever side.
-	// The budget of a request is the caller's: the serving node's entry records what was
-	// left of it on arrival, a network hop less, so it stands in only for a request whose
-	// caller recorded nothing, and then within Tolerance.
-	seen := map[string]int{} // request id → index in got
-	var budgets []time.Duration
-	var fromCaller []bool
-	for _, e := range entries {
-		switch {
-		case c.Kind == "skip" && e.Kind == journal.ReqSkipped && e.Str("action") == c.Action:
-			got = append(got, e)
-			budgets, fromCaller = append(budgets, 0), append(fromCaller, true)
-		case c.Kind != "skip" && e.Kind == journal.ReqTimeout && e.Str("action") == c.Action:
-			id := e.Str("id")
-			if i, ok := seen[id]; ok && id != "" {
-				if !e.Bool("served") && !fromCaller[i] {
-					budgets[i], fromCaller[i] = e.Dur("timeout"), true
-				}
-				continue
-			}
-			if id == "" && e.Bool("served") {
-				continue // no id to pair it with its caller's entry: count the caller's
-			}
-			if id != "" {
-				seen[id] = len(got)
-			}
-			got = append(got, e)
-			budgets, fromCaller = append(budgets, e.Dur("timeout")), append(fromCaller, !e.Bool("served"))
-		}
-	}
+	got := c.requests(entries)
 	var exp []string
 	if c.Count >= 0 {
 		exp = append(exp, fmt.Sprintf("%d", c.Count))
@@ -350,8 +316,8 @@ func (c Timeouts) Check(entries []journal.Entry) Result {
 	}
 	expected := strings.Join(exp, ", ")
 	times := make([]time.Duration, len(got))
-	for i, e := range got {
-		times[i] = e.T
+	for i, r := range got {
+		times[i] = r.T
 	}
 	actual := fmt.Sprintf("%d at %s", len(got), renderTimes(times))
 	if (c.Count >= 0 && len(got) != c.Count) || (c.Count < 0 && len(got) == 0) {
@@ -361,24 +327,74 @@ func (c Timeouts) Check(entries []journal.Entry) Result {
 		}
 		return fail(c.Name(), expected, actual, at)
 	}
-	for i, e := range got {
-		if c.Budget > 0 && c.Kind != "skip" && !c.budgetMatches(budgets[i], fromCaller[i]) {
-			return fail(c.Name(), expected, fmt.Sprintf("%s; one after %s", actual, budgets[i]), e.T)
+	for i, r := range got {
+		if c.Budget > 0 && c.Kind != "skip" && !c.budgetMatches(r) {
+			return fail(c.Name(), expected, fmt.Sprintf("%s; one after %s", actual, r.budget), r.T)
 		}
-		if i < len(c.At) && absDur(e.T-c.At[i]) > c.Tolerance {
-			return fail(c.Name(), expected, actual, min(e.T, c.At[i]))
+		if i < len(c.At) && absDur(r.T-c.At[i]) > c.Tolerance {
+			return fail(c.Name(), expected, actual, min(r.T, c.At[i]))
 		}
 	}
 	return pass(c.Name(), expected, actual)
 }
 
+// timedOutRequest is one request that timed out (or was skipped), at its first entry.
+type timedOutRequest struct {
+	T          time.Duration
+	budget     time.Duration
+	fromCaller bool // budget is the caller's, not what the serving node had left
+}
+
+// requests gathers the requests of the action that timed out (or were skipped).
+//
+// A request's deadline is armed at the caller and again where it is served; both timers
+// fire at its end, and one of them answers. The simulator fires the caller's first, but on
+// a loaded real machine the serving node's may win and answer 504 before the caller's own
+// timer runs. Either way it is one timeout of one request: the first entry per request id
+// counts, from whichever side. Its budget is the caller's when the caller recorded one; the
+// serving node's entry records what was left on arrival, a network hop less.
+func (c Timeouts) requests(entries []journal.Entry) []timedOutRequest {
+	var got []timedOutRequest
+	byID := map[string]int{} // request id → index in got
+	for _, e := range entries {
+		if e.Str("action") != c.Action {
+			continue
+		}
+		if c.Kind == "skip" {
+			if e.Kind == journal.ReqSkipped {
+				got = append(got, timedOutRequest{T: e.T, fromCaller: true})
+			}
+			continue
+		}
+		if e.Kind != journal.ReqTimeout {
+			continue
+		}
+		id, fromCaller := e.Str("id"), !e.Bool("served")
+		if id == "" {
+			if fromCaller { // no id to pair a serving node's entry with its caller's: count the caller's
+				got = append(got, timedOutRequest{T: e.T, budget: e.Dur("timeout"), fromCaller: true})
+			}
+			continue
+		}
+		if i, ok := byID[id]; ok {
+			if fromCaller && !got[i].fromCaller {
+				got[i].budget, got[i].fromCaller = e.Dur("timeout"), true
+			}
+			continue
+		}
+		byID[id] = len(got)
+		got = append(got, timedOutRequest{T: e.T, budget: e.Dur("timeout"), fromCaller: fromCaller})
+	}
+	return got
+}
+
 // budgetMatches: a caller's budget is exact; what a serving node had left may fall short
 // of it by up to Tolerance (the hop the request took to arrive).
-func (c Timeouts) budgetMatches(b time.Duration, fromCaller bool) bool {
-	if fromCaller {
-		return b == c.Budget
+func (c Timeouts) budgetMatches(r timedOutRequest) bool {
+	if r.fromCaller {
+		return r.budget == c.Budget
 	}
-	return b <= c.Budget && c.Budget-b <= c.Tolerance
+	return r.budget <= c.Budget && c.Budget-r.budget <= c.Tolerance
 }
 
 func renderTimes(ts []time.Duration) string {
