@@ -62,6 +62,10 @@ type breakerStore struct {
 	b  *Broker
 	mu sync.Mutex
 	m  map[string]*endpointBreaker
+	// windowOrigin is an instant on the window grid (the first window's start, or the
+	// configured WindowStart): boundaries fall at windowOrigin + k·WindowTime. Only the
+	// inspector reads it (BreakerDetails' WindowEnds).
+	windowOrigin time.Time
 }
 
 type endpointBreaker struct {
@@ -207,6 +211,12 @@ func (b *Broker) startBreakerWindow() {
 	cb := b.cb
 	if !cb.Enabled || cb.WindowTime <= 0 {
 		return
+	}
+	if b.breakers != nil {
+		b.breakers.windowOrigin = cb.WindowStart
+		if cb.WindowStart.IsZero() {
+			b.breakers.windowOrigin = b.rt.Now()
+		}
 	}
 	if cb.WindowStart.IsZero() {
 		b.addTimer(b.rt.Every(cb.WindowTime, b.resetBreakerWindows))

@@ -23,6 +23,10 @@ type Node struct {
 	Metadata   map[string]any
 	// Latency is the average PING round trip (Latency strategy).
 	Latency time.Duration
+	// Client, IPList and Hostname are what the node's INFO says of itself (remote nodes).
+	Client   packet.ClientInfo
+	IPList   []string
+	Hostname string
 
 	lossTimer rt.Timer
 	pings     []time.Duration

@@ -235,6 +235,7 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 		isNew = true
 	}
 	n.Available, n.InstanceID, n.Seq, n.Services, n.Metadata = true, p.InstanceID, p.Seq, p.Services, p.Metadata
+	n.Client, n.IPList, n.Hostname = p.Client, p.IPList, p.Hostname
 	n.LastSeen = b.rt.Now()
 	if n.lossTimer != nil {
 		n.lossTimer.Stop()

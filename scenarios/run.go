@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/logging"
 	"github.com/faultline/faultline/scenarios/check"
+	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/testutil"
 )
 
@@ -41,6 +42,9 @@ type Result struct {
 	// trace check), in the order they ended. See observe.go.
 	Metrics []byte                  `json:"-"`
 	Spans   []sdktrace.ReadOnlySpan `json:"-"`
+	// Interventions are the commands a debugger ran inside the simulation during the run
+	// (none for a plain run); replaying the seed repeats them at the same steps.
+	Interventions []Intervention `json:"interventions,omitempty"`
 }
 
 // Ratio is virtual time per wall time.
@@ -170,61 +174,101 @@ func (o Options) catalog(s *Scenario) map[string]ServiceFactory {
 }
 
 func runOnce(s *Scenario, o Options) (*Result, error) {
-	wallStart := time.Now() // wall time is reported, never used by the run
+	x, err := prepare(s, o)
+	if err != nil {
+		return nil, err
+	}
+	defer x.close()
+	return x.finish(x.d.run(x.main)), nil
+}
+
+// An execution is one run of a scenario, in three phases: prepare builds the cluster, main
+// is the engine's task (start, seed, setup, faults, workload, end), finish judges the
+// journal. Run does them in one go; a debugger drives main in pieces between them.
+type execution struct {
+	s         *Scenario
+	o         Options
+	wallStart time.Time
+	res       *catalog.Resources
+	c         *testutil.Cluster
+	ob        *observation
+	d         *driver
+	w         *conductor
+	schedule  []FaultSpec
+	out       *Result
+}
+
+func prepare(s *Scenario, o Options) (*execution, error) {
+	x := &execution{s: s, o: o, wallStart: time.Now()} // wall time is reported, never used by the run
 	g := newGuard(s, &o)
-	res := Resources(s.Config)
-	defer res.Close()
-	spec := clusterSpec(s, o.catalog(s), res)
+	x.res = Resources(s.Config)
+	spec := clusterSpec(s, o.catalog(s), x.res)
 	spec.Tier = o.Tier
 	spec.Sim = append(spec.Sim, g.option())
-	ob := newObservation(s, o)
-	if err := ob.instrument(&spec); err != nil {
+	x.ob = newObservation(s, o)
+	if err := x.ob.instrument(&spec); err != nil {
+		x.res.Close()
 		return nil, err
 	}
 	c, err := testutil.Build(spec)
 	if err != nil {
+		x.res.Close()
 		return nil, err
 	}
-	ob.built(c)
-	defer c.Close()
-	d := newDriver(c, o.Interrupt)
+	x.c = c
+	x.ob.built(c)
+	x.d = newDriver(c, o.Interrupt)
 	g.sim = c.Sim
-	w := &conductor{c: c, scenario: s, history: recordsHistory(s)}
-	schedule := s.Schedule()
-	out := &Result{Scenario: s.Name, Seed: s.Seed}
-	runErr := d.run(func() {
-		c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
-		if err := c.Start(); err != nil {
-			out.Error = "cluster start: " + err.Error()
-			return
-		}
-		if err := w.seed(); err != nil {
-			out.Error = "seeding: " + err.Error()
-			return
-		}
-		if err := w.setupCalls(); err != nil {
+	x.w = &conductor{c: c, scenario: s, history: recordsHistory(s)}
+	x.schedule = s.Schedule()
+	x.out = &Result{Scenario: s.Name, Seed: s.Seed}
+	return x, nil
+}
+
+func (x *execution) close() {
+	x.c.Close()
+	x.res.Close()
+}
+
+// main is the engine's task: it runs on the cluster's runtime (in the simulator, as a task).
+func (x *execution) main() {
+	s, c, w, d, out := x.s, x.c, x.w, x.d, x.out
+	c.Journal.Record("", journal.Step, map[string]any{"step": "start", "scenario": s.Name, "seed": s.Seed})
+	if err := c.Start(); err != nil {
+		out.Error = "cluster start: " + err.Error()
+		return
+	}
+	if err := w.seed(); err != nil {
+		out.Error = "seeding: " + err.Error()
+		return
+	}
+	if err := w.setupCalls(); err != nil {
+		out.Error = "setup: " + err.Error()
+		return
+	}
+	if s.Setup != nil {
+		if err := s.Setup(c); err != nil {
 			out.Error = "setup: " + err.Error()
 			return
 		}
-		if s.Setup != nil {
-			if err := s.Setup(c); err != nil {
-				out.Error = "setup: " + err.Error()
-				return
-			}
-		}
-		if err := scheduleFaults(c.Faults, schedule, d.attribute); err != nil {
-			out.Error = "faults: " + err.Error()
-			return
-		}
-		ob.start(c)
-		c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
-		for wi := range s.Workload {
-			d.attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
-		}
-		d.sleepUntil(s.Duration)
-		c.Faults.Stop()
-		c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
-	})
+	}
+	if err := scheduleFaults(c.Faults, x.schedule, d.attribute); err != nil {
+		out.Error = "faults: " + err.Error()
+		return
+	}
+	x.ob.start(c)
+	c.Journal.Record("", journal.Step, map[string]any{"step": "workload"})
+	for wi := range s.Workload {
+		d.attribute(workloadOrigin(s, wi), func() { w.start(&s.Workload[wi], wi) })
+	}
+	d.sleepUntil(s.Duration)
+	c.Faults.Stop()
+	c.Journal.Record("", journal.Step, map[string]any{"step": "end"})
+}
+
+// finish judges the run once main has ended (or failed to: runErr) and returns its result.
+func (x *execution) finish(runErr error) *Result {
+	s, c, out := x.s, x.c, x.out
 	if errors.Is(runErr, ErrInterrupted) {
 		out.Interrupted = true
 		c.Journal.Record("", journal.Step, map[string]any{"step": "interrupted"})
@@ -232,10 +276,10 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Error = runErr.Error()
 	}
 	out.VirtualTime = c.Elapsed()
-	ob.finish(c, out)
-	journalDrawn(c, s, schedule)
+	x.ob.finish(c, out)
+	journalDrawn(c, s, x.schedule)
 	entries := c.Journal.Entries()
-	for _, chk := range buildChecks(s, ob, o.Tolerance) {
+	for _, chk := range buildChecks(s, x.ob, x.o.Tolerance) {
 		r := chk.Check(entries)
 		out.Checks = append(out.Checks, r)
 		c.Journal.Record("", journal.Check, map[string]any{"name": r.Name, "pass": r.Pass, "expected": r.Expected, "actual": r.Actual, "at": r.At})
@@ -245,8 +289,8 @@ func runOnce(s *Scenario, o Options) (*Result, error) {
 		out.Pass = out.Pass && r.Pass
 	}
 	out.Journal = c.Journal.Entries()
-	out.WallTime = time.Since(wallStart)
-	return out, nil
+	out.WallTime = time.Since(x.wallStart)
+	return out
 }
 
 // A driver runs the engine's main task on the cluster's runtime: in the simulator, its

@@ -50,6 +50,9 @@ const (
 	FaultApplied  = "fault.applied"
 	FaultHealed   = "fault.healed"
 	Step          = "scenario.step"
+	// Intervention is a command a user typed into the debugger at a stopped instant
+	// ({command, step}): what it caused follows it in the journal, and replay repeats it.
+	Intervention = "debug.intervention"
 	// Domain entries are written by the e-commerce services for the invariant checkers.
 	DomainStock = "domain.stock" // {product, before, after, delta, op}: a stock change committed
 	DomainOrder = "domain.order" // {id, key, product, quantity}: an order persisted

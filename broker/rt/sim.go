@@ -254,11 +254,33 @@ func (s *Sim) Run(main func()) error {
 	if s.current != nil || s.inTimer {
 		panic("rt: Run called from inside the simulation")
 	}
-	done := false
+	return s.loop(s.Start("main", main), time.Time{})
+}
+
+// Start adds main as a task, as Run does, without driving the simulation: a debugger then
+// drives it in pieces with Drive, stopping between any two steps. Driving Start's task to
+// its end step by step runs exactly the steps Run would, in the same order. done reports
+// whether main has returned.
+func (s *Sim) Start(name string, main func()) (done func() bool) {
+	finished := false
 	// deferred: a main that ends by runtime.Goexit (a failed require) still ends the run.
-	s.Go("main", func() { defer func() { done = true }(); main() })
+	s.Go(name, func() { defer func() { finished = true }(); main() })
 	s.lastProgress = s.now
-	return s.loop(func() bool { return done }, time.Time{})
+	return func() bool { return finished }
+}
+
+// Drive runs the simulation until stop holds (checked before every step), or, when until
+// is not zero, until virtual time would pass it (then the clock stays at the last event:
+// RunFor is the variant that moves it to until). It must not be called from inside the
+// simulation. Errors are Run's: deadlock (with until zero) or a task's panic.
+func (s *Sim) Drive(stop func() bool, until time.Time) error {
+	if s.closed {
+		return errors.New("rt: Drive on a closed simulation")
+	}
+	if s.current != nil || s.inTimer {
+		panic("rt: Drive called from inside the simulation")
+	}
+	return s.loop(stop, until)
 }
 
 // RunFor advances the simulation by d of virtual time, running everything due until then.

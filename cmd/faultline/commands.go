@@ -361,11 +361,22 @@ func (a *app) replayCommand() *cobra.Command {
 					continue
 				}
 				seed := m.Seed
-				res, err := runScenario(*s, scenarios.Options{Seed: &seed, Limits: a.scenarioLimits()})
+				var res *scenarios.Result
+				if len(m.Interventions) > 0 {
+					res, err = replayDebugged(*s, scenarios.Options{Seed: &seed, Limits: a.scenarioLimits()}, m.Interventions)
+				} else {
+					res, err = runScenario(*s, scenarios.Options{Seed: &seed, Limits: a.scenarioLimits()})
+				}
 				if err != nil {
 					return invalid("%s: %v", name, err)
 				}
 				fmt.Fprintf(a.stdout, "replay %s  seed %d%s\n", m.Scenario, m.Seed, note)
+				if len(m.Interventions) > 0 {
+					fmt.Fprintf(a.stdout, "  with %d interventions typed in faultline debug, repeated at their steps:\n", len(m.Interventions))
+					for _, iv := range m.Interventions {
+						fmt.Fprintf(a.stdout, "    %s step %d on %s: %s\n", fmtStamp(iv.At), iv.Step, iv.Node, iv.Command)
+					}
+				}
 				idx, want, got := report.Diff(rec.Lines, res.Journal)
 				switch {
 				case idx < 0 && len(rec.Lines) != m.Entries:

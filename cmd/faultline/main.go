@@ -119,5 +119,6 @@ Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interr
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.listCommand(), a.replayCommand(), a.sweepCommand(), a.schemaCommand(),
 		a.nodeCommand(), a.callCommand(), a.serveCommand(), a.shrinkCommand())
 	root.AddCommand(a.mergeCommand())
+	root.AddCommand(a.replCommand(), a.debugCommand())
 	return root
 }

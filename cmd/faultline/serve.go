@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/broker"
+	fnats "github.com/faultline/faultline/broker/transport/nats"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/services/gateway"
 	"github.com/faultline/faultline/testutil"
@@ -28,6 +30,9 @@ type serveOptions struct {
 	demo      bool
 	rateLimit int
 	secret    string
+	// nats, when set, joins the nodes over that NATS server instead of the in-memory
+	// transport, so other processes (faultline repl, faultline call, Moleculer nodes) see them.
+	nats, namespace string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -36,7 +41,8 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the shop (user, product, order, email, notification) behind its HTTP gateway",
 		Long: `serve runs the whole shop in this process on the real runtime: five service nodes
-joined by an in-memory transport, and the HTTP API gateway on --addr. It stops cleanly
+joined by an in-memory transport (or, with --nats URL, over that NATS server, where
+faultline repl and faultline call reach them), and the HTTP API gateway on --addr. It stops cleanly
 (the HTTP server drains, then the nodes leave) on SIGINT or SIGTERM.
 
 The API (see package services/gateway, Shop):
@@ -61,6 +67,8 @@ The API (see package services/gateway, Shop):
 	f.BoolVar(&o.demo, "demo", true, "create three demo products at start (when the product table is empty)")
 	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per client IP per minute and route (0: no limit; counted in Redis when $REDIS_URL is set)")
 	f.StringVar(&o.secret, "jwt-secret", "", "JWT secret (default: $FAULTLINE_JWT_SECRET, else an insecure development secret)")
+	f.StringVar(&o.nats, "nats", "", "join the nodes over this NATS server (default: an in-memory transport, invisible to other processes)")
+	f.StringVar(&o.namespace, "namespace", "", "Moleculer namespace on NATS (with --nats)")
 	return cmd
 }
 
@@ -108,12 +116,20 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return invalid("faultline serve: %v", err)
 	}
 	gwOpts := broker.Options{RequestTimeout: 10 * time.Second}
-	c, err := testutil.Build(testutil.Spec{Tier: testutil.TierReal, Resources: res, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+	spec := testutil.Spec{Tier: testutil.TierReal, Resources: res, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
 		{ID: "gateway", Options: gwOpts, Define: func() []*broker.Service { return []*broker.Service{g.Schema()} }},
 		{ID: "users", Services: []string{"user", "email"}},
 		{ID: "products", Services: []string{"product"}},
 		{ID: "orders", Services: []string{"order", "notification"}},
-	}})
+	}}
+	if o.nats != "" {
+		log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		for i := range spec.Nodes {
+			spec.Nodes[i].Options.Namespace = o.namespace
+			spec.Nodes[i].Options.Transporter = fnats.New(fnats.Options{URL: o.nats, Namespace: o.namespace, ConnectTimeout: 2 * time.Second, Logger: log})
+		}
+	}
+	c, err := testutil.Build(spec)
 	if err != nil {
 		return invalid("faultline serve: %v", err)
 	}
@@ -137,6 +153,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	fmt.Fprintf(a.stdout, "faultline serve: the shop is listening on %s\n", url)
 	fmt.Fprintf(a.stdout, "  try:  curl %s/api/products\n", url)
 	fmt.Fprintf(a.stdout, "        curl -X POST %s/api/auth/register -H 'Content-Type: application/json' -d '{\"email\":\"ada@example.com\",\"password\":\"s3cret-pass\",\"name\":\"Ada\"}'\n", url)
+	if o.nats != "" {
+		fmt.Fprintf(a.stdout, "  the nodes are on NATS at %s: faultline repl --nats %s\n", o.nats, o.nats)
+	}
 	fmt.Fprintln(a.stdout, "  Ctrl-C stops it.")
 
 	<-ctx.Done()

@@ -50,6 +50,9 @@ type Meta struct {
 	Pass          bool   `json:"pass"`
 	// Interrupted marks a run stopped by a signal: its entries are a prefix of a full run's.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Interventions are the commands typed into faultline debug during the run, each
+	// with the scheduler step it ran at: replay repeats them there.
+	Interventions []scenarios.Intervention `json:"interventions,omitempty"`
 }
 
 // header is how Meta is written: a journal.Entry-shaped line, so generic journal readers
@@ -72,7 +75,8 @@ func MetaOf(r Run) Meta {
 	jb := r.Result.JournalBytes()
 	return Meta{Format: JournalFormat, Scenario: r.Result.Scenario, File: r.File, Seed: r.Result.Seed,
 		SourceSHA256: Digest(r.Source), Source: string(r.Source),
-		Entries: len(r.Result.Journal), JournalSHA256: Digest(jb), Pass: r.Result.Pass, Interrupted: r.Result.Interrupted}
+		Entries: len(r.Result.Journal), JournalSHA256: Digest(jb), Pass: r.Result.Pass, Interrupted: r.Result.Interrupted,
+		Interventions: r.Result.Interventions}
 }
 
 // WriteJournal writes runs as one JSON-lines file: for each run a header line (kind
