@@ -275,4 +275,19 @@ func TestJSCallsFaultlineNode(t *testing.T) {
 	code, out, errOut = call(t, "--nats", url, "--id", "cli-js", "js.echo", `{"text":"hi","n":1}`, "--meta", `{"k":"v"}`)
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, map[string]any{"text": "hi", "n": 1.0, "node": "js-1", "caller": "cli-js", "metaIn": map[string]any{"k": "v"}}, decode(t, out))
+
+	// The REPL sees the JS node as Moleculer's own REPL would, and calls it.
+	code, out, errOut = replProc(t, "", "--nats", url, "--id", "repl-js",
+		"-c", `call js.echo {"text": "hi", "n": 2} --meta {"k": "v"}`, "-c", "nodes", "-c", `dcall js-1 js.echo {"text": "x", "n": 3}`)
+	require.Equal(t, 0, code, errOut+out)
+	require.Contains(t, out, ">> Call 'js.echo' with params: {\"n\":2,\"text\":\"hi\"} with meta: {\"k\":\"v\"}\n")
+	require.Contains(t, out, "\"caller\": \"repl-js\",\n  \"metaIn\": {\n    \"k\": \"v\"\n  },\n  \"n\": 2,\n  \"node\": \"js-1\",\n")
+	require.Regexp(t, `\njs-1 +\d+ +0\.15\.2 +nodejs +\S+ +ONLINE`, out)
+	require.Contains(t, out, ">> Call 'js.echo' on js-1 with params: {\"n\":3,\"text\":\"x\"}\n")
+
+	// A JS ValidationError prints as ours does.
+	code, out, _ = replProc(t, "", "--nats", url, "--id", "repl-js2", "-c", `call js.echo {"text": "hi"}`)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, ">> ERROR: Parameters validation error!\n   name: ValidationError, code: 422, type: VALIDATION_ERROR, nodeID: js-1\n"+
+		`   data: [{"action":"js.echo","field":"n","message":"The 'n' field is required.","nodeID":"repl-js2","type":"required"}]`+"\n")
 }
