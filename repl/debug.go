@@ -295,7 +295,9 @@ func (s *Session) until(line string, a *args) error {
 			return fmt.Errorf("until node ID joined|lost|left|started|stopped")
 		}
 		cond = func(e journal.Entry) bool {
-			peer := e.Str("node")
+			// joined, lost and left are seen by a peer (attr peer); started and stopped by
+			// the node itself.
+			peer := e.Str("peer")
 			return e.Kind == kind && (peer == id || peer == "" && e.Node == id)
 		}
 	case "time":

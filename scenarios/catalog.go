@@ -25,11 +25,17 @@ func DefaultCatalog() map[string]ServiceFactory {
 // service configuration.
 func Resources(cfg ServiceConfig) *catalog.Resources {
 	r := catalog.SimResources()
+	ApplyConfig(r, cfg)
+	return r
+}
+
+// ApplyConfig sets the services' configuration of a scenario on resources (a process node of
+// the process tier opens its own stores, then takes the scenario's configuration).
+func ApplyConfig(r *catalog.Resources, cfg ServiceConfig) {
 	if cfg.JWTSecret != "" {
 		r.JWTSecret = []byte(cfg.JWTSecret)
 	}
 	r.Email = mailer.Config{Latency: cfg.MailLatency, FailureRate: cfg.MailFailureRate}
 	r.Notification = r.Email
 	r.ProductCacheTTL = cfg.CacheTTL
-	return r
 }

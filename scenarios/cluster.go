@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/testutil"
@@ -21,10 +23,30 @@ func clusterSpec(s *Scenario, cat map[string]ServiceFactory, res *catalog.Resour
 	return spec
 }
 
+// asProcesses marks the scenario's process nodes for the process tier.
+func asProcesses(spec *testutil.Spec, s *Scenario) error {
+	procs := processNodes(s)
+	for i, n := range s.Nodes {
+		if !procs[n.ID] {
+			continue
+		}
+		args, err := processArgs(s, n)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n.ID, err)
+		}
+		spec.Nodes[i].Process = &testutil.ProcessSpec{Args: args}
+	}
+	return nil
+}
+
 // spec is the scenario's network in the cluster API's terms.
 func (n NetworkSpec) spec() testutil.NetworkSpec {
 	return testutil.NetworkSpec{Latency: n.Latency, Jitter: n.Jitter, Ideal: n.Ideal}
 }
+
+// BrokerOptions are a node's options as broker options (what a process node builds its
+// broker from).
+func (o NodeOptions) BrokerOptions() broker.Options { return o.brokerOptions() }
 
 // brokerOptions are a node's options as broker options.
 func (o NodeOptions) brokerOptions() broker.Options {

@@ -109,6 +109,11 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Tier != "" && !slices.Contains(testutil.Tiers(), o.Tier) {
 		return nil, fmt.Errorf("unknown tier %q (have %s)", o.Tier, strings.Join(testutil.Tiers(), ", "))
 	}
+	if o.Tier == ProcessTier {
+		if problems := ProcessTierProblems(&s); len(problems) > 0 {
+			return nil, fmt.Errorf("%s cannot run on tier process: %s", s.Name, strings.Join(problems, "; "))
+		}
+	}
 	res, err := runOnce(&s, o)
 	// Only the simulator replays a seed: off it, two runs differ by design.
 	if err != nil || !o.CheckDeterminism || res.Interrupted || !o.simulated() {
@@ -204,6 +209,12 @@ func prepare(s *Scenario, o Options) (*execution, error) {
 	x.res = Resources(s.Config)
 	spec := clusterSpec(s, o.catalog(s), x.res)
 	spec.Tier = o.Tier
+	if o.Tier == ProcessTier {
+		if err := asProcesses(&spec, s); err != nil {
+			x.res.Close()
+			return nil, err
+		}
+	}
 	spec.Sim = append(spec.Sim, g.option())
 	x.ob = newObservation(s, o)
 	if err := x.ob.instrument(&spec); err != nil {

@@ -67,6 +67,17 @@ type NodeSpec struct {
 	// with a clock of the node's own that SetSkew moves), Journal and Transporter (unless
 	// set: a transporter given here is reused when the node restarts) and Cacher (unless set).
 	Options broker.Options
+	// Process, when set, runs the node as an OS process of its own instead of a broker in
+	// this process, on a tier that can (a ProcessTier); Node returns nil for it. Services,
+	// Cacher and Process.Args describe it to the process; Options and Define are not used.
+	Process *ProcessSpec
+}
+
+// ProcessSpec describes a node that runs as a process.
+type ProcessSpec struct {
+	// Args are extra arguments for the node's program (the tier knows the program and the
+	// connection arguments).
+	Args []string
 }
 
 // Cluster is a running set of brokers on one tier, one journal and one set of shared
@@ -110,6 +121,8 @@ type node struct {
 	spec   NodeSpec
 	clock  *rt.Skewed
 	broker *broker.Broker
+	// proc is the current incarnation of a process node (nil before its first start).
+	proc Process
 }
 
 // Build creates the cluster and its first nodes' brokers with their services, not started.
@@ -271,11 +284,18 @@ func (c *Cluster) addNode(ns NodeSpec) (*broker.Broker, error) {
 	}
 	ns.Services = slices.Clone(ns.Services)
 	n := &node{spec: ns, clock: rt.NewSkewed(c.Runtime)}
-	b, err := c.newBroker(n)
-	if err != nil {
-		return nil, err
+	if ns.Process != nil {
+		if _, ok := c.Tier.(ProcessTier); !ok {
+			return nil, fmt.Errorf("testutil: node %s: tier %s cannot run a node as a process", ns.ID, c.Spec.Tier)
+		}
+	} else {
+		b, err := c.newBroker(n)
+		if err != nil {
+			return nil, err
+		}
+		n.broker = b
 	}
-	n.broker = b
+	b := n.broker
 	c.mu.Lock()
 	c.nodes[ns.ID] = n
 	c.order = append(c.order, ns.ID)
@@ -300,14 +320,32 @@ func (c *Cluster) startNodes(ids []string) error {
 	errs := make([]error, len(ids))
 	done := make([]rt.Signal, len(ids))
 	for i, id := range ids {
-		b := c.Node(id)
+		n, err := c.lookup(id)
+		if err != nil {
+			return err
+		}
 		done[i] = c.Runtime.NewSignal("start of " + id)
-		c.Runtime.Go("start "+id, func() { errs[i] = b.Start(); done[i].Fire() })
+		c.Runtime.Go("start "+id, func() { errs[i] = c.startNode(n); done[i].Fire() })
 	}
 	for _, d := range done {
 		d.Wait()
 	}
 	return errors.Join(errs...)
+}
+
+// startNode starts a node's current broker, or a new incarnation of a process node.
+func (c *Cluster) startNode(n *node) error {
+	if n.spec.Process == nil {
+		return n.broker.Start()
+	}
+	p, err := c.Tier.(ProcessTier).Spawn(n.spec, c.Journal)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	n.proc = p
+	c.mu.Unlock()
+	return nil
 }
 
 // settleTimeout bounds every wait for the cluster to settle, in the cluster's time.
@@ -369,6 +407,12 @@ func (c *Cluster) meshed() bool {
 	running := map[string]string{} // node → instance ID
 	var brokers []*broker.Broker
 	for _, id := range c.NodeIDs() {
+		if p := c.process(id); p != nil {
+			if p.Running() {
+				running[id] = p.InstanceID()
+			}
+			continue
+		}
 		b := c.Node(id)
 		if b == nil || !b.Started() {
 			continue
@@ -466,6 +510,17 @@ func (c *Cluster) Node(id string) *broker.Broker {
 	return nil
 }
 
+// process returns a process node's current incarnation (nil for other nodes, or before its
+// first start).
+func (c *Cluster) process(id string) Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[id]; n != nil {
+		return n.proc
+	}
+	return nil
+}
+
 // NodeIDs returns the node IDs in the order they were added.
 func (c *Cluster) NodeIDs() []string {
 	c.mu.Lock()
@@ -524,6 +579,12 @@ func (c *Cluster) Crash(id string) error {
 	if err != nil {
 		return err
 	}
+	if n.spec.Process != nil {
+		if p := c.process(id); p != nil {
+			p.Kill()
+		}
+		return nil
+	}
 	n.broker.Crash()
 	return nil
 }
@@ -534,6 +595,12 @@ func (c *Cluster) Stop(id string) error {
 	if err != nil {
 		return err
 	}
+	if n.spec.Process != nil {
+		if p := c.process(id); p != nil {
+			return p.Stop()
+		}
+		return nil
+	}
 	return n.broker.Stop()
 }
 
@@ -542,6 +609,16 @@ func (c *Cluster) Stop(id string) error {
 // stores and outboxes. A node still running is crashed first; a paused one is resumed. It
 // waits until the new incarnation has joined, so call it inside Run.
 func (c *Cluster) Restart(id string) error {
+	n, err := c.lookup(id)
+	if err != nil {
+		return err
+	}
+	if n.spec.Process != nil {
+		if err := c.restartProcess(n); err != nil {
+			return err
+		}
+		return c.waitMesh()
+	}
 	b, err := c.replace(id)
 	if err != nil {
 		return err
@@ -552,9 +629,26 @@ func (c *Cluster) Restart(id string) error {
 	return c.waitMesh()
 }
 
+// restartProcess kills a process node's incarnation (resuming it first if it is paused, as
+// a restarted process would be) and spawns a new one with the same ID.
+func (c *Cluster) restartProcess(n *node) error {
+	if p := c.process(n.spec.ID); p != nil {
+		p.Kill()
+	}
+	return c.startNode(n)
+}
+
 // RestartAsync is Restart that does not wait: the new incarnation starts in a task of its
 // own (a failed start is journaled). Fault heals use it, as they must not block.
 func (c *Cluster) RestartAsync(id string) error {
+	if n, err := c.lookup(id); err == nil && n.spec.Process != nil {
+		c.Runtime.Go("restart "+id, func() {
+			if err := c.restartProcess(n); err != nil {
+				c.Journal.Record(id, journal.Step, map[string]any{"step": "restart failed", "error": err.Error()})
+			}
+		})
+		return nil
+	}
 	b, err := c.replace(id)
 	if err != nil {
 		return err
@@ -693,13 +787,22 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	brokers := make([]*broker.Broker, 0, len(c.nodes))
+	var procs []Process
 	for _, id := range c.order {
-		brokers = append(brokers, c.nodes[id].broker)
+		if b := c.nodes[id].broker; b != nil {
+			brokers = append(brokers, b)
+		}
+		if p := c.nodes[id].proc; p != nil {
+			procs = append(procs, p)
+		}
 	}
 	c.mu.Unlock()
 	if c.Sim == nil {
 		if c.Faults != nil {
 			c.Faults.Stop()
+		}
+		for _, p := range procs {
+			_ = p.Stop()
 		}
 		for _, b := range brokers {
 			_ = b.Stop()

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/rt"
 	"github.com/faultline/faultline/broker/transport"
 	"github.com/faultline/faultline/broker/transport/memnet"
@@ -43,6 +44,28 @@ type Tier interface {
 	PollStep() time.Duration
 	// Close releases what the tier holds. The simulated tier ends every task.
 	Close()
+}
+
+// A ProcessTier can run a node as an OS process (NodeSpec.Process): a real process with
+// its own memory, killed by SIGKILL, paused by SIGSTOP.
+type ProcessTier interface {
+	Tier
+	// Spawn starts a new incarnation of the node and returns once it has joined the
+	// cluster's transport; what it journals is recorded into j, stamped when it happened.
+	Spawn(ns NodeSpec, j *journal.Journal) (Process, error)
+}
+
+// A Process is one incarnation of a process node.
+type Process interface {
+	// InstanceID is the broker instance ID the process announced.
+	InstanceID() string
+	// Running reports that the process has not exited.
+	Running() bool
+	// Kill ends it at once (SIGKILL) and waits for it to exit.
+	Kill()
+	// Stop asks it to stop gracefully (SIGTERM: DISCONNECT sent) and waits, killing it
+	// after a bound.
+	Stop() error
 }
 
 // TierFactory opens a tier for a cluster spec.

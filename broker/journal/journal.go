@@ -161,6 +161,38 @@ func (j *Journal) Record(node, kind string, attrs map[string]any) {
 	}
 }
 
+// RecordAt appends an entry stamped at, not now: entries another process recorded, collected
+// by the harness (the real process tier), keep the instant they happened. Both clocks are the
+// wall clock of one machine.
+func (j *Journal) RecordAt(at time.Time, node, kind string, attrs map[string]any) {
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e := Entry{Seq: uint64(len(j.entries)) + 1, T: at.Sub(j.origin), Node: node, Kind: kind, Attrs: attrs}
+	j.entries = append(j.entries, e)
+	if j.sink != nil && j.sinkErr == nil {
+		j.sinkErr = j.sink.Encode(e)
+	}
+	for _, fn := range j.subs {
+		fn(e)
+	}
+}
+
+// Message is an entry as a process node publishes it to the harness that collects the
+// journal (the process tier): At is the wall-clock instant it was recorded, in unix
+// nanoseconds, so that the harness journals it when it happened (RecordAt).
+type Message struct {
+	At    int64          `json:"at"`
+	Node  string         `json:"node,omitempty"`
+	Kind  string         `json:"kind"`
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
+// Origin is the instant entries' T counts from.
+func (j *Journal) Origin() time.Time { return j.origin }
+
 // Offset expresses an instant as journal time (since the journal's origin).
 func (j *Journal) Offset(t time.Time) time.Duration {
 	if j == nil {

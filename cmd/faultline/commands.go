@@ -205,7 +205,7 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
-	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable) or real (wall clock, real goroutines and timers, in this process)")
+	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable), real (wall clock, real goroutines and timers, in this process), nats (in this process, each node on a nats-server of its own) or process (every serving node a faultline node process)")
 	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 250ms")
 	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
 	f.StringVar(&logOut, "log", "", "write every node's log lines to this file, with virtual timestamps")

@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/faultline/faultline/realtier/proctier"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,6 +54,10 @@ type app struct {
 }
 
 func main() {
+	// The process tier's nodes are this very program (faultline node).
+	if exe, err := os.Executable(); err == nil && proctier.Binary == "" {
+		proctier.Binary = exe
+	}
 	a := &app{stdout: os.Stdout, stderr: os.Stderr, prog: progName()}
 	os.Exit(a.main(os.Args[1:]))
 }

@@ -15,14 +15,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/errs"
+	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/rt"
 	fnats "github.com/faultline/faultline/broker/transport/nats"
+	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/services/catalog"
 )
 
@@ -50,6 +53,9 @@ func (a *app) nodeCommand() *cobra.Command {
 		heartbeat, timeout time.Duration
 		heartbeatTimeout   time.Duration
 		requestTimeout     time.Duration
+		optionsJSON        string
+		configJSON         string
+		journalSubject     string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --nats URL --id ID --services NAME,...",
@@ -82,8 +88,20 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runNode(ctx, log, nodeConfig{nats: nf, id: id, services: names, db: db, cacher: cacherURL,
-				heartbeat: heartbeat, heartbeatTimeout: heartbeatTimeout, requestTimeout: requestTimeout, stopTimeout: timeout})
+			c := nodeConfig{nats: nf, id: id, services: names, db: db, cacher: cacherURL,
+				heartbeat: heartbeat, heartbeatTimeout: heartbeatTimeout, requestTimeout: requestTimeout, stopTimeout: timeout,
+				journalSubject: journalSubject}
+			if optionsJSON != "" {
+				if err := json.Unmarshal([]byte(optionsJSON), &c.options); err != nil {
+					return invalid("faultline node: --options: %v", err)
+				}
+			}
+			if configJSON != "" {
+				if err := json.Unmarshal([]byte(configJSON), &c.config); err != nil {
+					return invalid("faultline node: --config: %v", err)
+				}
+			}
+			return runNode(ctx, log, c)
 		},
 	}
 	nf.add(cmd)
@@ -95,6 +113,9 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 	cmd.Flags().DurationVar(&heartbeatTimeout, "heartbeat-timeout", 30*time.Second, "a silent node is lost after this")
 	cmd.Flags().DurationVar(&requestTimeout, "request-timeout", 0, "default call timeout (0: none)")
 	cmd.Flags().DurationVar(&timeout, "stop-timeout", 10*time.Second, "bound on the graceful stop")
+	cmd.Flags().StringVar(&optionsJSON, "options", "", "broker options as a scenario node's options, in JSON (e.g. {\"retryPolicy\":{\"enabled\":true}}); they win over the flags")
+	cmd.Flags().StringVar(&configJSON, "config", "", "the services' configuration as a scenario's config, in JSON (cacheTTL, mail latency, JWT secret)")
+	cmd.Flags().StringVar(&journalSubject, "journal-subject", "", "publish every journal entry, as JSON, on this NATS subject (the process tier collects them)")
 	return cmd
 }
 
@@ -105,6 +126,11 @@ type nodeConfig struct {
 	db, cacher                  string
 	heartbeat, heartbeatTimeout time.Duration
 	requestTimeout, stopTimeout time.Duration
+	// options and config are a scenario node's options and the scenario's service config
+	// (the process tier passes them); journalSubject, when set, is where entries go.
+	options        scenarios.NodeOptions
+	config         scenarios.ServiceConfig
+	journalSubject string
 }
 
 // runNode starts the node, waits for ctx to end, and stops it. Every resource it could not
@@ -115,6 +141,7 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		return failed("faultline node: database %s: %v", c.db, err)
 	}
 	res := &catalog.Resources{Stores: stores, JWTSecret: []byte(os.Getenv("FAULTLINE_JWT_SECRET"))}
+	scenarios.ApplyConfig(res, c.config)
 	defer res.Close()
 
 	// go-redis logs every failed dial on its own; the error returned says it once.
@@ -127,9 +154,28 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		defer cacher.Close()
 	}
 
-	b, err := broker.New(broker.Options{NodeID: c.id, Namespace: c.nats.namespace, Runtime: rt.NewReal(),
-		Transporter: c.nats.transport(log), Logger: log, Cacher: cacher,
-		HeartbeatInterval: c.heartbeat, HeartbeatTimeout: c.heartbeatTimeout, RequestTimeout: c.requestTimeout})
+	opts := c.options.BrokerOptions()
+	runtime := rt.NewReal()
+	opts.NodeID, opts.Namespace, opts.Runtime, opts.Transporter, opts.Logger, opts.Cacher = c.id, c.nats.namespace, runtime,
+		c.nats.transport(log), log, cacher
+	if opts.HeartbeatInterval == 0 {
+		opts.HeartbeatInterval = c.heartbeat
+	}
+	if opts.HeartbeatTimeout == 0 {
+		opts.HeartbeatTimeout = c.heartbeatTimeout
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = c.requestTimeout
+	}
+	if c.journalSubject != "" {
+		j, closeJournal, err := publishJournal(runtime, c.nats, c.journalSubject)
+		if err != nil {
+			return failed("faultline node: --journal-subject: cannot reach NATS at %s: %v", c.nats.url, err)
+		}
+		defer closeJournal()
+		opts.Journal = j
+	}
+	b, err := broker.New(opts)
 	if err != nil {
 		return invalid("faultline node: %v", err)
 	}
@@ -146,7 +192,7 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		return failed("faultline node: cannot join NATS at %s: %v", c.nats.url, err)
 	}
 	log.Info("node started", "node", c.id, "nats", c.nats.url, "namespace", c.nats.namespace,
-		"services", strings.Join(c.services, ","), "db", c.db, "cacher", noneIfEmpty(c.cacher))
+		"services", strings.Join(c.services, ","), "db", c.db, "cacher", noneIfEmpty(c.cacher), "instance", instanceOf(b))
 
 	<-ctx.Done()
 	log.Info("stopping", "node", c.id)
@@ -331,4 +377,32 @@ func firstErr(err error, otherwise string) string {
 		return err.Error()
 	}
 	return otherwise
+}
+
+func instanceOf(b *broker.Broker) string {
+	for _, n := range b.Nodes() {
+		if n.Local {
+			return n.InstanceID
+		}
+	}
+	return ""
+}
+
+// publishJournal returns a journal whose every entry is published on subject over a NATS
+// connection of its own (not the transporter's: the journal is the harness's view, and
+// must not queue behind, or be cut with, the cluster's traffic).
+func publishJournal(clock rt.Clock, nf natsFlags, subject string) (*journal.Journal, func(), error) {
+	nc, err := nats.Connect(nf.url, nats.Timeout(nf.connectTimeout), nats.Name("faultline-journal"))
+	if err != nil {
+		return nil, nil, err
+	}
+	j := journal.New(clock)
+	origin := j.Origin()
+	j.Subscribe(func(e journal.Entry) {
+		data, err := json.Marshal(journal.Message{At: origin.Add(e.T).UnixNano(), Node: e.Node, Kind: e.Kind, Attrs: e.Attrs})
+		if err == nil {
+			_ = nc.Publish(subject, data)
+		}
+	})
+	return j, func() { _ = nc.Flush(); nc.Close() }, nil
 }

@@ -1,0 +1,322 @@
+// Package proctier is the process tier: every scenario node that serves (and drives
+// nothing) runs as a `faultline node` process of its own, on its own embedded nats-server,
+// the servers routed into one NATS cluster through Toxiproxy proxies (realtier/natsmesh).
+// The harness process keeps the nodes that run the workload, and collects every process's
+// journal over NATS into the cluster's one journal, each entry stamped when it happened.
+//
+// A crash is SIGKILL, a pause SIGSTOP/SIGCONT, a restart a new process with the same node
+// ID; a symmetric partition cuts the servers' routes. The nodes share one SQLite file, as
+// services of one shop share a database.
+//
+// Importing the package registers the tier as "process" (testutil.Spec.Tier).
+package proctier
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/rt"
+	"github.com/faultline/faultline/broker/transport"
+	"github.com/faultline/faultline/broker/transport/memnet"
+	natstransport "github.com/faultline/faultline/broker/transport/nats"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/realtier/natsmesh"
+	"github.com/faultline/faultline/testutil"
+)
+
+// Name is the tier's name.
+const Name = "process"
+
+// Binary is the faultline program the nodes run. The CLI sets it to itself; otherwise
+// $FAULTLINE_BIN names it.
+var Binary string
+
+func init() { testutil.RegisterTier(Name, open) }
+
+// StartTimeout bounds how long a node process may take to join.
+const StartTimeout = 30 * time.Second
+
+type tier struct {
+	runtime *rt.Real
+	mesh    *natsmesh.Mesh
+	bin     string
+	dir     string // the shared SQLite file's directory
+
+	// spawnMu makes node processes start one at a time: the first to open the shared
+	// SQLite file creates its tables, and two doing so at once would race.
+	spawnMu sync.Mutex
+
+	mu        sync.Mutex
+	procs     map[string]*process
+	collector map[string]*nats.Conn // per process node, on its own server
+}
+
+func open(spec *testutil.Spec) (testutil.Tier, error) {
+	if spec.Network != (testutil.NetworkSpec{}) {
+		return nil, errors.New("tier process: the network is real; a network spec (latency, jitter, ideal) applies to the in-memory tiers only")
+	}
+	bin := Binary
+	if bin == "" {
+		bin = os.Getenv("FAULTLINE_BIN")
+	}
+	if bin == "" {
+		return nil, errors.New("tier process: the faultline binary is unknown: run it from the faultline CLI, or set FAULTLINE_BIN")
+	}
+	var ids []string
+	for _, n := range spec.Nodes {
+		ids = append(ids, n.ID)
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("tier process: the spec names no nodes")
+	}
+	dir, err := os.MkdirTemp("", "faultline-process-tier")
+	if err != nil {
+		return nil, err
+	}
+	m, err := natsmesh.Start(ids, natsmesh.Options{})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("tier process: %w", err)
+	}
+	return &tier{runtime: rt.NewReal(), mesh: m, bin: bin, dir: dir, procs: map[string]*process{}, collector: map[string]*nats.Conn{}}, nil
+}
+
+func (t *tier) Runtime() rt.Runtime     { return t.runtime }
+func (t *tier) Sim() *rt.Sim            { return nil }
+func (t *tier) Net() *memnet.Network    { return nil }
+func (t *tier) Links() faults.Links     { return t.mesh }
+func (t *tier) PollStep() time.Duration { return 5 * time.Millisecond }
+
+// Transporter connects an in-process node (a workload's) to its own server.
+func (t *tier) Transporter(nodeID string) transport.Transporter {
+	return natstransport.New(natstransport.Options{URL: t.mesh.ClientURL(nodeID), ReconnectWait: 100 * time.Millisecond})
+}
+
+func (t *tier) current(id string) (*process, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.procs[id]
+	if p == nil {
+		return nil, fmt.Errorf("tier process: %s is not a running process node (only process nodes can be paused)", id)
+	}
+	return p, nil
+}
+
+// Pause stops the node's process (SIGSTOP): its sockets stay open and silent.
+func (t *tier) Pause(id string) error {
+	p, err := t.current(id)
+	if err != nil {
+		return err
+	}
+	return p.cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+// Resume continues it (SIGCONT).
+func (t *tier) Resume(id string) error {
+	p, err := t.current(id)
+	if err != nil {
+		return err
+	}
+	return p.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+func (t *tier) Close() {
+	t.mu.Lock()
+	procs := t.procs
+	t.procs = map[string]*process{}
+	conns := t.collector
+	t.collector = map[string]*nats.Conn{}
+	t.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+	for _, nc := range conns {
+		nc.Close()
+	}
+	t.mesh.Close()
+	os.RemoveAll(t.dir)
+}
+
+// journalSubject is where a node's process publishes its journal.
+func journalSubject(id string) string { return "faultline.journal." + id }
+
+// collect subscribes, once per node and on the node's own server (so no route, and no
+// partition, stands between them), to what its processes journal.
+func (t *tier) collect(id string, j *journal.Journal) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.collector[id] != nil {
+		return nil
+	}
+	nc, err := nats.Connect(t.mesh.ClientURL(id), nats.Name("faultline-collector-"+id))
+	if err != nil {
+		return fmt.Errorf("tier process: journal of %s: %w", id, err)
+	}
+	_, err = nc.Subscribe(journalSubject(id), func(m *nats.Msg) {
+		var e journal.Message
+		if json.Unmarshal(m.Data, &e) != nil || e.Kind == "" {
+			return // not an entry: nothing to journal
+		}
+		j.RecordAt(time.Unix(0, e.At), e.Node, e.Kind, e.Attrs)
+	})
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("tier process: journal of %s: %w", id, err)
+	}
+	t.collector[id] = nc
+	return nil
+}
+
+// Spawn starts a node process and waits until it has joined.
+func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process, error) {
+	if err := t.collect(ns.ID, j); err != nil {
+		return nil, err
+	}
+	args := []string{"node", "--nats", t.mesh.ClientURL(ns.ID), "--id", ns.ID, "--services", strings.Join(ns.Services, ","),
+		"--db", "sqlite:" + filepath.Join(t.dir, "shop.db"), "--journal-subject", journalSubject(ns.ID)}
+	switch ns.Cacher {
+	case testutil.CacherNone:
+	case testutil.CacherMemory:
+		args = append(args, "--cacher", "memory")
+	default:
+		return nil, fmt.Errorf("tier process: node %s: cacher %q is not supported on this tier yet (memory is)", ns.ID, ns.Cacher)
+	}
+	if ns.Process != nil {
+		args = append(args, ns.Process.Args...)
+	}
+	t.spawnMu.Lock()
+	p, err := startProcess(t.bin, ns.ID, args)
+	t.spawnMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.procs[ns.ID] = p
+	t.mu.Unlock()
+	return p, nil
+}
+
+// process is one incarnation of a node.
+type process struct {
+	id       string
+	cmd      *exec.Cmd
+	instance string
+	stderr   *tail
+	done     chan struct{}
+}
+
+var startedLine = regexp.MustCompile(`msg="node started".* instance=(\S+)`)
+
+func startProcess(bin, id string, args []string) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the harness
+	r, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("tier process: node %s: %w", id, err)
+	}
+	p := &process{id: id, cmd: cmd, stderr: &tail{}, done: make(chan struct{})}
+	started := make(chan string, 1)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.add(line)
+			if m := startedLine.FindStringSubmatch(line); m != nil {
+				select {
+				case started <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	select {
+	case inst := <-started:
+		p.instance = inst
+		return p, nil
+	case <-p.done:
+		<-drained // its last words
+		return nil, fmt.Errorf("tier process: node %s exited before joining: %s", id, p.stderr.String())
+	case <-time.After(StartTimeout):
+		p.Kill()
+		return nil, fmt.Errorf("tier process: node %s did not join within %s: %s", id, StartTimeout, p.stderr.String())
+	}
+}
+
+func (p *process) InstanceID() string { return p.instance }
+
+func (p *process) Running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused process dies just as well, but be sure
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *process) Stop() error {
+	if !p.Running() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return nil // already gone
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		p.Kill()
+		return fmt.Errorf("tier process: node %s did not stop on SIGTERM; killed: %s", p.id, p.stderr.String())
+	}
+}
+
+// tail keeps the last lines a process wrote on stderr, for error messages.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *tail) add(l string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, l)
+	if len(t.lines) > 20 {
+		t.lines = t.lines[1:]
+	}
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, "\n")
+}

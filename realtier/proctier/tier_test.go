@@ -1,0 +1,151 @@
+package proctier_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/realtier/proctier"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/file"
+)
+
+// TestMain builds the faultline binary the node processes run.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "proctier-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin := filepath.Join(dir, "faultline")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/faultline").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building faultline: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	proctier.Binary = bin
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const sec = time.Second
+
+func twin(name string, faults []scenarios.FaultSpec, checks ...scenarios.CheckSpec) scenarios.Scenario {
+	hb := scenarios.NodeOptions{HeartbeatInterval: sec, HeartbeatTimeout: 3 * sec}
+	gw := hb
+	gw.Retry = &scenarios.RetrySpec{Enabled: true, Retries: ptr(2), Delay: ptr(100 * time.Millisecond)}
+	gw.RequestTimeout = 2 * sec
+	return scenarios.Scenario{
+		Name: name, Seed: 1, Duration: 9 * sec,
+		Config: scenarios.ServiceConfig{Products: []scenarios.Product{{Name: "widget", Price: 10, Stock: 1000}}},
+		Nodes: []scenarios.NodeSpec{
+			{ID: "gateway", Options: gw},
+			{ID: "product-1", Services: []string{"product"}, Options: hb},
+			{ID: "product-2", Services: []string{"product"}, Options: hb},
+		},
+		Workload: []scenarios.WorkloadSpec{{Name: "reads", From: "gateway", Action: "product.get", Params: map[string]any{"id": 1}, Rate: 5, Start: sec}},
+		Faults:   faults,
+		Checks:   checks,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// kinds counts the journal entries of each kind on each node.
+func count(es []journal.Entry, kind, node string) int {
+	n := 0
+	for _, e := range es {
+		if e.Kind == kind && (node == "" || e.Node == node) {
+			n++
+		}
+	}
+	return n
+}
+
+// A product node process is killed (SIGKILL) at +3s: the gateway loses it after the
+// heartbeat timeout, every call is still answered (retried on product-2), and the journal
+// holds what both processes recorded, under their own node IDs.
+func TestCrashedProcessIsLostAndCallsFailOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: seconds of wall time")
+	}
+	s := twin("process-crash", []scenarios.FaultSpec{{Name: "product-1 killed", Kind: "crash", Node: "product-1", Start: 3 * sec}},
+		scenarios.CheckSpec{Kind: "steady-state", Label: "whole run", MinSuccessRate: 1},
+		scenarios.CheckSpec{Kind: "errors", Action: "product.get", Max: ptr(0.0)},
+		scenarios.CheckSpec{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []scenarios.TransitionAt{
+			{To: "lost", At: 6 * sec, Tolerance: 1500 * time.Millisecond}}},
+	)
+	res, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
+	require.NoError(t, err)
+	for _, c := range res.Checks {
+		t.Log(c.Message())
+	}
+	require.Empty(t, res.Error)
+	assert.True(t, res.Pass)
+	es := res.Journal
+	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-1"), "product-1's process journaled its start")
+	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-2"))
+	assert.Zero(t, count(es, journal.NodeStopped, "product-1"), "a killed process says nothing more")
+	assert.Positive(t, count(es, journal.ActionRun, "product-2"), "product-2 served calls in its process")
+	assert.Equal(t, 1, count(es, journal.FaultApplied, ""))
+}
+
+// The process-tier files run in the simulator and as processes with the same verdict and
+// the same number of workload calls and successes: the agreement table of the README.
+func TestFilesAgreeWithTheSimulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: seconds of wall time")
+	}
+	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, paths, 3)
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			s, err := file.Parse(path, data)
+			require.NoError(t, err)
+			sim, err := scenarios.Run(*s, scenarios.Options{})
+			require.NoError(t, err)
+			real, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
+			require.NoError(t, err)
+			for _, c := range real.Checks {
+				t.Log("process: " + c.Message())
+			}
+			require.Empty(t, real.Error)
+			assert.True(t, sim.Pass, "passes in the simulator")
+			assert.True(t, real.Pass, "passes as processes")
+			for _, kind := range []string{journal.CallStarted, journal.FaultApplied, journal.FaultHealed} {
+				assert.Equal(t, count(sim.Journal, kind, "gateway")+count(sim.Journal, kind, ""), count(real.Journal, kind, "gateway")+count(real.Journal, kind, ""), kind)
+			}
+			t.Logf("wall %s for %s virtual", real.WallTime.Round(time.Millisecond), real.VirtualTime)
+		})
+	}
+}
+
+// Faults the tier cannot carry out are refused before anything runs, naming each.
+func TestUnsupportedFaultsAreRefused(t *testing.T) {
+	s := twin("refused", []scenarios.FaultSpec{
+		{Name: "slow", Kind: "delay", Action: "product.get", Delay: time.Second},
+		{Name: "lossy", Kind: "loss", Rate: 0.5},
+		{Name: "gateway down", Kind: "crash", Node: "gateway"},
+	})
+	_, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name})
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		`fault "slow" (delay): action faults in node processes are not supported yet`,
+		`fault "lossy" (loss): it acts on single packets, which needs the in-memory network`,
+		`fault "gateway down" (crash): node gateway runs in the harness`,
+	} {
+		assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
+	}
+}

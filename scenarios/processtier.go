@@ -1,0 +1,96 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// ProcessTier is the tier name of realtier/proctier (every serving node an OS process).
+const ProcessTier = "process"
+
+// processNodes are the nodes that run as processes on the process tier: those that serve
+// services and make no calls of the scenario's (workload, setup, seeding), which stay in the
+// harness process where the engine drives them.
+func processNodes(s *Scenario) map[string]bool {
+	drives := map[string]bool{}
+	if len(s.Nodes) > 0 {
+		drives[s.Nodes[0].ID] = true // seeding calls from the first node
+	}
+	for _, w := range s.Workload {
+		drives[w.From] = true
+	}
+	for _, c := range s.SetupCalls {
+		drives[c.From] = true
+	}
+	out := map[string]bool{}
+	for _, n := range s.Nodes {
+		if len(n.Services) > 0 && !drives[n.ID] {
+			out[n.ID] = true
+		}
+	}
+	return out
+}
+
+// processArgs are what a process node needs of the scenario: its options and the services'
+// configuration (faultline node --options, --config).
+func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
+	opts, err := json.Marshal(n.Options)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.Config
+	cfg.Products, cfg.Users = nil, nil // seeded by the harness, through the cluster
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"--options", string(opts), "--config", string(conf)}, nil
+}
+
+// ProcessTierProblems lists the faults and checks of s that the process tier cannot carry
+// out, each with the reason; an empty list means the scenario can run there. A fault the
+// tier cannot express is refused, never silently left out.
+func ProcessTierProblems(s *Scenario) []string {
+	procs := processNodes(s)
+	var out []string
+	for i, f := range s.Schedule() {
+		name := f.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", f.Kind, i)
+		}
+		why := ""
+		switch f.Kind {
+		case "crash", "pause":
+			if !procs[f.Node] {
+				why = fmt.Sprintf("node %s runs in the harness (it drives the workload), and only process nodes can be killed or stopped", f.Node)
+			}
+		case "partition", "isolate":
+			if len(f.Types) > 0 {
+				why = "a partition of some packet types needs the in-memory network; the process tier cuts whole NATS routes"
+			}
+		case "error", "delay", "hang", "panic":
+			if f.Node == "" || procs[f.Node] {
+				why = "action faults in node processes are not supported yet (they run in the harness's brokers only)"
+			}
+		case "cacher-down", "cacher-slow", "db-down", "db-slow":
+			why = "cacher and database faults are not supported on the process tier yet"
+		case "skew":
+			why = "a process's clock cannot be skewed (it is the machine's)"
+		default:
+			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
+		}
+		if why != "" {
+			out = append(out, fmt.Sprintf("fault %q (%s): %s", name, f.Kind, why))
+		}
+	}
+	for _, c := range s.Checks {
+		if (c.Kind == "metric" || c.Kind == "trace") && procs[c.Node] {
+			out = append(out, fmt.Sprintf("check %s on %s: metrics and traces of node processes are not collected yet", c.Kind, c.Node))
+		}
+	}
+	if s.Setup != nil {
+		out = append(out, "a Go Setup function needs every node in the harness")
+	}
+	return slices.Clip(out)
+}
