@@ -131,6 +131,7 @@ type kept struct {
 }
 
 func (a *app) sweep(cmd *cobra.Command, args []string, fl sweepFlags) error {
+	defer sweep.TuneGC(a.scenarioLimits().WithDefaults().Memory)()
 	if fl.seeds <= 0 {
 		return invalid("--seeds must be at least 1")
 	}
