@@ -97,10 +97,11 @@ func (d *cleanDebt) settle(gen uint64) {
 
 // payCleanDebt retries the cleans this broker owes (see cleanDebt) for the read call of
 // action, and reports whether the cache may be used. The retry is journaled as cache.clean
-// with owed: true, or, failing, as cache.error (op clean).
-func (b *Broker) payCleanDebt(cctx context.Context, action, call string) bool {
+// with owed: true, or, failing, as cache.error (op clean). Like every cacher call, the clean
+// gets a context without the call's virtual deadline (see cacherMiddleware).
+func (b *Broker) payCleanDebt(action, call string) bool {
 	patterns, gen := b.cacheStats.owed.owed()
-	if err := b.opts.Cacher.Clean(cctx, patterns...); err != nil {
+	if err := b.opts.Cacher.Clean(context.Background(), patterns...); err != nil {
 		b.cacheStats.errors.Add(1)
 		b.log.Warn("cacher still owes a clean; bypassing the cache", "patterns", patterns, "action", action, "err", err)
 		b.journal.Record(b.nodeID, journal.CacheError, map[string]any{"op": "clean", "patterns": patterns, "owed": true, "action": action, "call": call, "error": err.Error()})
@@ -138,19 +139,11 @@ func (b *Broker) cacherMiddleware() Middleware {
 			co := actionCache(b.opts.CacheDefaults, *d.Cache)
 			c := b.opts.Cacher
 			return func(ctx *Context) (any, error) {
-				// The broker context's deadline is on the runtime's clock, which in a
-				// simulation is not the wall clock a network client (go-redis) measures its
-				// deadlines against: a virtual deadline would look long past. The cacher
-				// gets a context without deadline or cancellation; backends bound their own
-				// operations (the Redis cacher's short dial and I/O timeouts). A broker
-				// context carries no values (Context.Value), so that context is Background:
-				// what context.WithoutCancel(ctx) would give, without its allocation per call.
-				cctx := context.Background()
 				bypass := false
 				if v, ok := ctx.Meta["$cache"].(bool); ok && !v {
 					bypass = true
 				} else if b.cacheStats.owed.pending.Load() {
-					bypass = !b.payCleanDebt(cctx, ep.Action, ctx.ID)
+					bypass = !b.payCleanDebt(ep.Action, ctx.ID)
 				}
 				if bypass {
 					res, err := next(ctx)
@@ -161,6 +154,14 @@ func (b *Broker) cacherMiddleware() Middleware {
 					return out, nil
 				}
 				key := b.cacheKey(ctx, ep.Action, co)
+				// The broker context's deadline is on the runtime's clock, which in a
+				// simulation is not the wall clock a network client (go-redis) measures its
+				// deadlines against: a virtual deadline would look long past. The cacher
+				// gets a context without deadline or cancellation; backends bound their own
+				// operations (the Redis cacher's short dial and I/O timeouts). A broker
+				// context carries no values (Context.Value), so that context is Background:
+				// what context.WithoutCancel(ctx) would give, without its allocation per call.
+				cctx := context.Background()
 				cached, hit, getErr, decodeErr := cacheGet(cctx, c, key)
 				b.cacheHook("get", ep.Action)
 				switch {
