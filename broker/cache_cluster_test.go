@@ -779,3 +779,95 @@ func TestCacheCorruptEntryIsReplaced(t *testing.T) {
 		"+0s solo cache.hit key=svc.get:1",
 	}, cacheLines(c))
 }
+
+// breakableCacher wraps a cacher with two switches a test flips: down fails every operation
+// (an outage), cleanFails fails only Clean (a half-broken backend: reads and writes work).
+type breakableCacher struct {
+	broker.Cacher
+	down, cleanFails bool
+}
+
+var errBroken = errors.New("test cacher: broken")
+
+func (c *breakableCacher) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if c.down {
+		return nil, false, errBroken
+	}
+	return c.Cacher.Get(ctx, key)
+}
+
+func (c *breakableCacher) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if c.down {
+		return errBroken
+	}
+	return c.Cacher.Set(ctx, key, value, ttl)
+}
+
+func (c *breakableCacher) Clean(ctx context.Context, patterns ...string) error {
+	if c.down || c.cleanFails {
+		return errBroken
+	}
+	return c.Cacher.Clean(ctx, patterns...)
+}
+
+// product-2's cacher is down when the clean broadcast of an update arrives: the clean fails
+// and the old entry stays in the cacher. Once the cacher answers again, that entry must not
+// be served: the node owes the clean, every read retries it first and bypasses the cache
+// while the retry fails (here too while gets already work again), and the first read after
+// a successful retry misses. Without the debt, the reads at +4s and +5s were hits of the
+// old price 10, an acknowledged update earlier.
+func TestCacheFailedCleanIsOwedUntilARetrySucceeds(t *testing.T) {
+	var p2 *breakableCacher
+	c, _ := productCluster(t, 15, broker.Options{}, func(node string, sim *rt.Sim) broker.Cacher {
+		if node == "product-2" {
+			p2 = &breakableCacher{Cacher: cache.NewMemory(sim)}
+			return p2
+		}
+		return cache.NewMemory(sim)
+	})
+	var prices []float64
+	c.Run(t, func() {
+		startAll(t, c)
+		at(t, c, 1000*time.Millisecond)
+		prices = append(prices, priceOf(t, c, "product-2", 1))
+
+		at(t, c, 2000*time.Millisecond)
+		p2.down = true
+		_, err := c.Node("client").Call("product.update", map[string]any{"id": 1, "price": 11}, broker.WithNodeID("product-1"))
+		require.NoError(t, err)
+
+		at(t, c, 3000*time.Millisecond) // still down
+		prices = append(prices, priceOf(t, c, "product-2", 1))
+		at(t, c, 4000*time.Millisecond) // gets and sets work, cleans still fail
+		p2.down, p2.cleanFails = false, true
+		prices = append(prices, priceOf(t, c, "product-2", 1))
+		at(t, c, 5000*time.Millisecond) // healed
+		p2.cleanFails = false
+		prices = append(prices, priceOf(t, c, "product-2", 1))
+		at(t, c, 6000*time.Millisecond)
+		prices = append(prices, priceOf(t, c, "product-2", 1))
+	})
+	assert.Equal(t, []float64{10, 11, 11, 11, 11}, prices, "no read after the update sees the old price")
+	assert.Equal(t, []string{
+		`+1.001s product-2 cache.miss key=product.get:1`,
+		`+1.006s product-2 cache.set key=product.get:1`,
+		`+2.001s product-1 cache.clean patterns=[product.**]`,
+		`+2.002s product-2 cache.error patterns=[product.**] op=clean`, // the broadcast's clean
+		`+3.001s product-2 cache.error patterns=[product.**] op=clean`, // owed, retried: down
+		`+4.001s product-2 cache.error patterns=[product.**] op=clean`, // owed, retried: cleans fail
+		`+5.001s product-2 cache.clean patterns=[product.**]`,          // owed, paid
+		`+5.001s product-2 cache.miss key=product.get:1`,
+		`+5.006s product-2 cache.set key=product.get:1`,
+		`+6.001s product-2 cache.hit key=product.get:1`,
+	}, cacheLines(c))
+	owed := 0
+	for _, e := range c.Kinds(journal.CacheError, journal.CacheClean) {
+		if e.Bool("owed") {
+			owed++
+			assert.Equal(t, "product.get", e.Str("action"), "a retry names the read that paid it")
+		}
+	}
+	assert.Equal(t, 3, owed, "three reads retried the owed clean")
+	assert.Equal(t, int64(3), c.Node("product-2").CacheErrors())
+	assert.Zero(t, c.Node("product-1").CacheErrors())
+}

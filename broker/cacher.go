@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/faultline/faultline/broker/cache"
@@ -13,8 +15,103 @@ import (
 // Cacher stores action results; see package cache for the implementations.
 type Cacher = cache.Cacher
 
-// cacheStats counts this broker's cacher failures.
-type cacheStats struct{ errors atomic.Int64 }
+// cacheStats is this broker's cacher bookkeeping: how many operations failed, and the
+// cleans it still owes.
+type cacheStats struct {
+	errors atomic.Int64
+	owed   cleanDebt
+}
+
+// cleanDebt remembers the cleans this broker's cacher failed. A failed clean is the one
+// cacher failure that falling through to the handler does not make harmless: the entries it
+// should have removed are still in the cacher (an outage of Redis, or of the link to it, loses
+// no data), and once the cacher answers again they would be served as fresh, until their TTL,
+// after a write that was acknowledged long before. So a node that failed a clean treats its
+// cache as incoherent: every read first retries the owed clean, and while that retry fails the
+// read bypasses the cache altogether (no get, no set), even if gets would succeed. The first
+// read after the cacher comes back pays the debt, then reads are cached again.
+//
+// Why not the alternatives: cleaning on a "reconnected" signal needs every cacher to report
+// its connection (memory cachers have none, and a slow or half-broken Redis never
+// disconnects); bypassing reads until a timer clears the debt guesses a duration; deleting
+// the entry on a failed clean is impossible, since the cacher is what failed. Retrying on the
+// read path costs one atomic load per read while nothing is owed.
+type cleanDebt struct {
+	pending atomic.Bool // fast path: nothing owed
+	mu      sync.Mutex
+	// patterns owed (cache.Match globs), sorted and unique; all: a clean of every entry is
+	// owed (one was asked for, or too many distinct patterns piled up).
+	patterns []string
+	all      bool
+	// gen counts failed cleans, so that a retry that succeeds clears only what was owed when
+	// it started: a clean that fails meanwhile stays owed.
+	gen uint64
+}
+
+// maxOwedPatterns is how many distinct patterns a debt keeps before it owes a clean of
+// everything instead (a bound on memory, and on the retry's work).
+const maxOwedPatterns = 64
+
+// owe records a clean of patterns (none: every entry) that failed.
+func (d *cleanDebt) owe(patterns []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	switch {
+	case d.all:
+	case len(patterns) == 0:
+		d.all, d.patterns = true, nil
+	default:
+		for _, p := range patterns {
+			if i, found := slices.BinarySearch(d.patterns, p); !found {
+				d.patterns = slices.Insert(d.patterns, i, p)
+			}
+		}
+		if len(d.patterns) > maxOwedPatterns {
+			d.all, d.patterns = true, nil
+		}
+	}
+	d.pending.Store(true)
+}
+
+// owed returns what is owed (patterns; none with all) and the generation to settle it with.
+func (d *cleanDebt) owed() (patterns []string, gen uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.all {
+		return []string{}, d.gen
+	}
+	return slices.Clone(d.patterns), d.gen
+}
+
+// settle clears the debt after a successful clean of what owed returned with gen, unless a
+// clean failed since.
+func (d *cleanDebt) settle(gen uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gen == gen {
+		d.patterns, d.all = nil, false
+		d.pending.Store(false)
+	}
+}
+
+// payCleanDebt retries the cleans this broker owes (see cleanDebt) for the read call of
+// action, and reports whether the cache may be used. The retry is journaled as cache.clean
+// with owed: true, or, failing, as cache.error (op clean). Like every cacher call, the clean
+// gets a context without the call's virtual deadline (see cacherMiddleware).
+func (b *Broker) payCleanDebt(action, call string) bool {
+	patterns, gen := b.cacheStats.owed.owed()
+	if err := b.opts.Cacher.Clean(context.Background(), patterns...); err != nil {
+		b.cacheStats.errors.Add(1)
+		b.log.Warn("cacher still owes a clean; bypassing the cache", "patterns", patterns, "action", action, "err", err)
+		b.journal.Record(b.nodeID, journal.CacheError, map[string]any{"op": "clean", "patterns": patterns, "owed": true, "action": action, "call": call, "error": err.Error()})
+		return false
+	}
+	b.cacheStats.owed.settle(gen)
+	b.cacheHook("clean", "")
+	b.journal.Record(b.nodeID, journal.CacheClean, map[string]any{"patterns": patterns, "owed": true, "action": action, "call": call})
+	return true
+}
 
 // CacheErrors returns how many cacher operations failed on this broker (each one fell
 // through to the handler).
@@ -42,7 +139,13 @@ func (b *Broker) cacherMiddleware() Middleware {
 			co := actionCache(b.opts.CacheDefaults, *d.Cache)
 			c := b.opts.Cacher
 			return func(ctx *Context) (any, error) {
+				bypass := false
 				if v, ok := ctx.Meta["$cache"].(bool); ok && !v {
+					bypass = true
+				} else if b.cacheStats.owed.pending.Load() {
+					bypass = !b.payCleanDebt(ep.Action, ctx.ID)
+				}
+				if bypass {
 					res, err := next(ctx)
 					if err != nil {
 						return res, err
@@ -174,6 +277,7 @@ func (b *Broker) CleanCache(patterns ...string) error {
 	}
 	err := b.opts.Cacher.Clean(context.Background(), patterns...)
 	if err != nil {
+		b.cacheStats.owed.owe(patterns)
 		b.cacheStats.errors.Add(1)
 		b.log.Warn("cacher clean failed", "patterns", patterns, "err", err)
 		b.journal.Record(b.nodeID, journal.CacheError, map[string]any{"op": "clean", "patterns": patterns, "error": err.Error()})

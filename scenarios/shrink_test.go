@@ -1,7 +1,10 @@
 package scenarios_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,9 +35,18 @@ func TestShrinkPlantedBug(t *testing.T) {
 	}
 	assert.Equal(t, []string{"nemesis 1: delay product.reduceStock", "nemesis 3: pause order-1"}, kept)
 	assert.False(t, r.Exhausted)
-	assert.Equal(t, 18, r.Runs)
-	assert.Len(t, r.Removed, 15)
+	assert.Equal(t, 49, r.Runs, "two passes over every step: the second changes nothing")
+	assert.Len(t, r.Removed, 17)
 	assert.Contains(t, r.Removed, `removed fault "nemesis 2: crash product-1"`)
+	assert.Contains(t, r.Removed, `removed node "product-2"`)
+	assert.Contains(t, r.Removed, `removed node "order-2"`)
+	var nodes []string
+	for _, n := range r.Scenario.Nodes {
+		nodes = append(nodes, n.ID)
+	}
+	// users stays: seeding registers Ann through it; a candidate without it breaks before
+	// its checks run, which is not a smaller failure.
+	assert.Equal(t, []string{"gateway", "users", "order-1", "product-1"}, nodes)
 	assert.Contains(t, r.Removed, `shortened fault "nemesis 3: pause order-1" from 1.413s to 707ms`)
 	assert.Contains(t, r.Removed, `lowered the clients of workload "orders" from 2 to 1`)
 
@@ -71,4 +83,54 @@ func TestShrinkPassingRun(t *testing.T) {
 	assert.ErrorIs(t, err, scenarios.ErrPasses)
 	_, err = scenarios.Shrink(*s, scenarios.ShrinkOptions{Budget: scenarios.MaxShrinkBudget + 1})
 	assert.EqualError(t, err, "a budget of 5001 runs exceeds the cap of 5000")
+}
+
+// TestShrinkMovesFaultsLater: seed 9 of the planted order flow fails through one pause of
+// product-1 (an order's reduceStock is applied, its reply held, the retry applies it again).
+// Shrinking keeps that one fault and moves it from +24.753s to +36.959s: it tries the latest
+// start the 40 s run leaves (+37.403s, which passes: the retry no longer fits), then bisects.
+// The moved fault fails on its own, and the latest start passes.
+func TestShrinkMovesFaultsLater(t *testing.T) {
+	s, err := file.Load("testdata/nemesis/planted/order-flow-planted.yaml")
+	require.NoError(t, err)
+	s.Seed = 9
+	// Start from the one fault that matters (a full shrink of seed 9 keeps it alone of the 12
+	// drawn), so the test spends its runs on the move.
+	m := s.Materialize()
+	m.Faults = slices.DeleteFunc(m.Faults, func(f scenarios.FaultSpec) bool { return f.Name != "nemesis 11: pause product-1" })
+	require.Len(t, m.Faults, 1)
+	r, err := scenarios.Shrink(m, scenarios.ShrinkOptions{})
+	require.NoError(t, err)
+	require.Len(t, r.Scenario.Faults, 1)
+	f := r.Scenario.Faults[0]
+	assert.Equal(t, "nemesis 11: pause product-1", f.Name)
+	assert.Equal(t, 36959*time.Millisecond, f.Start)
+	assert.Equal(t, 2597*time.Millisecond, f.Duration)
+	assert.Contains(t, r.Removed, `moved fault "nemesis 11: pause product-1" later, from +24.753s to +36.959s`)
+	moves := 0
+	for _, line := range r.Removed {
+		if strings.HasPrefix(line, "moved fault ") {
+			moves++
+		}
+	}
+	assert.Equal(t, 1, moves, "one line per moved fault, however many passes moved it")
+	assert.Equal(t, 37, r.Runs)
+
+	failed := func(sc scenarios.Scenario) []string {
+		res, err := scenarios.Run(sc, scenarios.Options{})
+		require.NoError(t, err)
+		var out []string
+		for _, c := range res.Checks {
+			if !c.Pass {
+				out = append(out, c.Name)
+			}
+		}
+		return out
+	}
+	assert.Equal(t, []string{"invariant: one stock reduction per order"}, failed(r.Scenario))
+	latest := r.Scenario
+	latest.Faults = []scenarios.FaultSpec{f}
+	latest.Faults[0].Start = latest.Duration - f.Duration
+	assert.Equal(t, 37403*time.Millisecond, latest.Faults[0].Start)
+	assert.Empty(t, failed(latest), "at the latest start the failure is gone: the move is bounded by a passing run")
 }

@@ -2,7 +2,8 @@
 // real node on NATS (node) and one-shot calls into a NATS cluster (call).
 //
 // Exit codes: 0 when every scenario passed, 1 when a check failed (or a replay differs),
-// 2 for invalid input or usage.
+// 2 for invalid input or usage, 3 when a sweep passed but did not run every seed (its
+// --time-budget ran out, or a shard merge found such a shard), 130 when interrupted.
 package main
 
 import (
@@ -25,6 +26,9 @@ const (
 	exitOK      = 0
 	exitFailed  = 1
 	exitInvalid = 2
+	// exitIncomplete: a sweep (or merge) that found no failure but did not run every seed:
+	// stopped by --time-budget, or a merged shard was.
+	exitIncomplete = 3
 )
 
 // exitError carries an exit code; its message (if any) is printed on stderr.
@@ -107,8 +111,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `faultline runs scenario files: a cluster of service-broker nodes, a workload, a fault
 schedule and checks, simulated in virtual time. The same seed gives the same run, byte for byte.
 
-Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interrupted
-(SIGINT or SIGTERM: the partial results are printed and written, marked interrupted).`,
+Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 3 time budget
+exhausted (sweep --time-budget stopped before every seed ran, none failed; merge of such a
+shard), 130 interrupted (SIGINT or SIGTERM: the partial results are printed and written,
+marked interrupted).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,

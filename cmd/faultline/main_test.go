@@ -254,7 +254,10 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 	}
 	code, out, _ := cli(t, "--help")
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 130 interrupted")
+	assert.Contains(t, out, "Exit codes: 0 all passed, 1 a check failed, 2 invalid input or usage, 3 time budget\n"+
+		"exhausted (sweep --time-budget stopped before every seed ran, none failed; merge of such a\n"+
+		"shard), 130 interrupted (SIGINT or SIGTERM: the partial results are printed and written,\n"+
+		"marked interrupted).")
 }
 
 func TestRunFailureExitsWithOneAndPrintsTheReplayCommand(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
+	"github.com/faultline/faultline/scenarios/sweep"
 )
 
 // printSchedule prints each file's whole fault schedule for its seed (the fixed faults and
@@ -58,6 +59,7 @@ failing scenario, with its seed, as a valid scenario file and prints what it rem
 			if budget < 0 || budget > scenarios.MaxShrinkBudget {
 				return invalid("--budget must be between 1 and %d runs, got %d", scenarios.MaxShrinkBudget, budget)
 			}
+			defer sweep.TuneGC(a.scenarioLimits().WithDefaults().Memory)()
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err

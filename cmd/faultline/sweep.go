@@ -15,10 +15,6 @@ import (
 	"github.com/faultline/faultline/scenarios/sweep"
 )
 
-// exitIncomplete is the exit code of a sweep (or merge) that found no failure but did not run
-// every seed: stopped by --time-budget, or a merged shard was.
-const exitIncomplete = 3
-
 // Environment variables a Kubernetes Indexed Job (or any runner) may shard a sweep with.
 const (
 	envJobIndex = "JOB_COMPLETION_INDEX" // set by Kubernetes on each pod of an Indexed Job, from 0
@@ -131,6 +127,7 @@ type kept struct {
 }
 
 func (a *app) sweep(cmd *cobra.Command, args []string, fl sweepFlags) error {
+	defer sweep.TuneGC(a.scenarioLimits().WithDefaults().Memory)()
 	if fl.seeds <= 0 {
 		return invalid("--seeds must be at least 1")
 	}

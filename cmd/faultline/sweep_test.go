@@ -190,7 +190,7 @@ func TestSaveFailuresCorpus(t *testing.T) {
 	require.NoError(t, err)
 	body := func(b []byte) string { return string(b[strings.Index(string(b), "\n\n"):]) } // after the header
 	assert.Equal(t, body(want), body(got), "what faultline shrink writes")
-	assert.True(t, strings.HasPrefix(string(got), "# Shrunk by: faultline shrink "+plantedStale+" --seed 1\n# 7 runs; faults 5 → 0. Still fails: FAIL linearizable: "), string(got))
+	assert.True(t, strings.HasPrefix(string(got), "# Shrunk by: faultline shrink "+plantedStale+" --seed 1\n# 13 runs; faults 5 → 0. Still fails: FAIL linearizable: "), string(got))
 	small, err := file.Load(shrunk)
 	require.NoError(t, err)
 	assert.Empty(t, small.Faults, "the stale cache fails without any fault")

@@ -29,6 +29,10 @@ type Result struct {
 	Actual   string `json:"actual"`
 	// At is the virtual time of the first deviation (a failing check), or -1.
 	At time.Duration `json:"at"`
+	// Visualization is a self-contained HTML page that shows a failure, for reports to embed:
+	// the linearizable check's is porcupine's view of the violating history. Nil when the
+	// check passed or has none; not part of the JSON form (it is large, and derived).
+	Visualization []byte `json:"-"`
 }
 
 // Message renders a result on one line.

@@ -283,14 +283,47 @@ func (o op) String() string {
 	return in + " → " + out
 }
 
+// Check judges the run's history; a failing result carries porcupine's visualization, with
+// the run's fault windows drawn in a "faults" row above the clients.
 func (c Linearizable) Check(entries []journal.Entry) Result {
-	r, _ := c.CheckHistory(History(entries))
+	r, page := c.checkHistory(History(entries), faultAnnotations(entries))
+	r.Visualization = page
 	return r
+}
+
+// faultAnnotations are the journal's fault windows as porcupine annotations, on the history's
+// clock (virtual nanoseconds); a fault never healed lasts until the last entry.
+func faultAnnotations(entries []journal.Entry) []porcupine.Annotation {
+	if len(entries) == 0 {
+		return nil
+	}
+	end := int64(entries[len(entries)-1].T)
+	var out []porcupine.Annotation
+	open := map[string]int{} // fault name#occurrence → index in out
+	for _, e := range entries {
+		key := fmt.Sprintf("%s#%d", e.Str("fault"), e.Int("occurrence"))
+		switch e.Kind {
+		case journal.FaultApplied:
+			open[key] = len(out)
+			out = append(out, porcupine.Annotation{Tag: "faults", Start: int64(e.T), End: end,
+				Description: e.Str("fault"), Details: e.Str("kind"), BackgroundColor: "#f4a261"})
+		case journal.FaultHealed:
+			if i, ok := open[key]; ok {
+				out[i].End = int64(e.T)
+				delete(open, key)
+			}
+		}
+	}
+	return out
 }
 
 // CheckHistory judges a history; on a violation it also returns porcupine's visualization
 // of it (a self-contained HTML page).
 func (c Linearizable) CheckHistory(h []porcupine.Operation) (Result, []byte) {
+	return c.checkHistory(h, nil)
+}
+
+func (c Linearizable) checkHistory(h []porcupine.Operation, annotations []porcupine.Annotation) (Result, []byte) {
 	fields := "price and stock"
 	if len(c.Fields) == 1 {
 		fields = c.Fields[0]
@@ -312,8 +345,11 @@ func (c Linearizable) CheckHistory(h []porcupine.Operation) (Result, []byte) {
 		}
 		first := firstUnlinearizable(part, info)
 		o := first.Input.(op)
+		info.AddAnnotations(annotations)
 		var page bytes.Buffer
-		_ = porcupine.Visualize(model, info, &page)
+		if err := porcupine.Visualize(model, info, &page); err != nil {
+			page.Reset() // a report without the picture beats a broken one
+		}
 		return fail(name, expected, fmt.Sprintf("product %d: %d operations are not linearizable; no order explains %s by client %d, invoked at +%s, completed at +%s",
 			o.id, len(part), o, o.client, durNS(o.invokeNS), durNS(o.completNS)), durNS(o.invokeNS)), page.Bytes()
 	}

@@ -56,6 +56,10 @@ type htmlRun struct {
 type htmlCheck struct {
 	Name, Expected, Actual, At string
 	Pass                       bool
+	// Visualization is the check's own HTML page of its failure (porcupine's for a
+	// linearizable check), embedded as an iframe's srcdoc: a page of its own, with its own
+	// script and styles, kept apart from the report's. The template escapes it as an attribute.
+	Visualization string
 }
 
 // WriteHTML writes the self-contained HTML report of runs.
@@ -106,6 +110,9 @@ func WriteHTML(w io.Writer, runs []Run, o HTMLOptions) error {
 
 func toHTMLCheck(c check.Result) htmlCheck {
 	h := htmlCheck{Name: c.Name, Expected: c.Expected, Actual: c.Actual, Pass: c.Pass}
+	if !c.Pass {
+		h.Visualization = string(c.Visualization)
+	}
 	if c.At >= 0 {
 		h.At = "+" + c.At.String()
 	}
@@ -405,6 +412,9 @@ svg.timeline rect.hit { fill: transparent; }
 svg.timeline line.baseline { stroke: var(--line); }
 svg.timeline line.cursor { stroke: #1d2430; stroke-dasharray: 3 3; pointer-events: none; }
 svg.timeline text.cursor-label { font-weight: 600; pointer-events: none; }
+details.visualization { margin: 10px 0; }
+details.visualization summary { cursor: pointer; color: var(--muted); font-size: 13px; }
+iframe.porcupine { width: 100%; height: 560px; border: 1px solid var(--line); border-radius: 4px; background: #fff; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 </style>
 </head>
@@ -434,7 +444,10 @@ footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 {{range .Checks}}<tr class="check {{if .Pass}}pass{{else}}fail{{end}}"><td class="v"><span class="badge {{if .Pass}}PASS{{else}}FAIL{{end}}">{{if .Pass}}PASS{{else}}FAIL{{end}}</span></td><td>{{.Name}}</td><td>{{.Expected}}</td><td>{{.Actual}}</td><td>{{.At}}</td></tr>
 {{end}}</tbody>
 </table>
-{{.SVG}}
+{{range .Checks}}{{if .Visualization}}<details class="visualization" open><summary>{{.Name}}: porcupine's visualization of the violating history (hover an operation; faults in the top row)</summary>
+<iframe class="porcupine" title="{{.Name}}: porcupine visualization" srcdoc="{{.Visualization}}"></iframe>
+</details>
+{{end}}{{end}}{{.SVG}}
 </section>
 {{end}}
 <footer>Faultline · hover the chart for details; the dashed line follows virtual time.</footer>

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/scenarios/file"
 	"github.com/faultline/faultline/scenarios/report"
 	"github.com/faultline/faultline/scenarios/report/reporttest"
 	"github.com/faultline/faultline/testutil"
@@ -301,4 +302,48 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	assert.Greater(t, r.Pixels(0x2a, 0x9d, 0x8f, 6), 500, "ok calls and PASS badges drawn")
 	assert.Greater(t, r.Pixels(0xe5, 0x38, 0x3b, 6), 500, "open breaker spans drawn")
 	assert.Greater(t, r.Pixels(247, 185, 137, 10), 300, "fault windows drawn")
+}
+
+// A failing linearizable check embeds porcupine's visualization of the violating history
+// (its own page, in an iframe's srcdoc, self-contained like the report), with the run's fault
+// windows in a "faults" row; a passing run embeds none.
+func TestHTMLEmbedsPorcupineVisualization(t *testing.T) {
+	var rs []report.Run
+	for _, f := range []string{"../testdata/nemesis/price-register.yaml", "../testdata/nemesis/planted/price-register-stale.yaml"} {
+		s, err := file.Load(f)
+		require.NoError(t, err)
+		res, err := scenarios.Run(*s, scenarios.Options{})
+		require.NoError(t, err)
+		rs = append(rs, report.Run{File: f, Scenario: s, Result: res})
+	}
+	require.True(t, rs[0].Result.Pass)
+	require.False(t, rs[1].Result.Pass)
+	lin := rs[1].Result.Checks[0]
+	require.Equal(t, "linearizable", lin.Name)
+	require.False(t, lin.Pass)
+	assert.Nil(t, rs[0].Result.Checks[0].Visualization, "a passing check has no picture")
+
+	var b bytes.Buffer
+	require.NoError(t, report.WriteHTML(&b, rs, report.HTMLOptions{}))
+	doc, err := reporttest.ParseHTML(b.Bytes())
+	require.NoError(t, err, "the embedded page refers to nothing outside the file either")
+	require.Len(t, doc.Runs, 2)
+	assert.Empty(t, doc.Runs[0].Visualizations)
+	require.Len(t, doc.Runs[1].Visualizations, 1)
+	v := doc.Runs[1].Visualizations[0]
+	assert.Equal(t, "linearizable: porcupine visualization", v.Frame)
+	assert.Equal(t, "Porcupine", v.Title)
+	assert.Equal(t, string(lin.Visualization), v.Page, "the page, byte for byte, once the attribute is unescaped")
+	// The operation the verdict names is in the picture, described as the verdict does.
+	assert.Equal(t, "FAIL linearizable: expected a linearizable history of product operations (a register of price per product), "+
+		"got product 1: 284 operations are not linearizable; no order explains get(1) → price 10, stock 100 by client 1, "+
+		"invoked at +1.6s, completed at +1.602555746s (first deviation at +1.6s)", lin.Message())
+	assert.Contains(t, v.Page, `"get(1) → price 10, stock 100"`)
+	// Every fault of the schedule is annotated, by name, in the faults row.
+	sched := rs[1].Scenario.Schedule()
+	require.NotEmpty(t, sched)
+	for _, f := range sched {
+		assert.Contains(t, v.Page, `"`+f.Name+`"`)
+	}
+	assert.Contains(t, v.Page, `"Tag":"faults"`)
 }

@@ -32,6 +32,15 @@ type DocRun struct {
 	OKBars      int
 	ErrBars     int
 	Breakers    map[string]int // breaker spans by state ("open", "closed", ...)
+	// Visualizations are the section's embedded pages of failing checks (iframe srcdoc).
+	Visualizations []DocVisualization
+}
+
+// DocVisualization is one embedded page: the iframe's title, and the page's own <title> and
+// text, read by the same parser (its references are checked like the report's).
+type DocVisualization struct {
+	Frame, Title string
+	Page         string // the srcdoc, unescaped
 }
 
 // DocCheck is one row of a run's checks table.
@@ -57,19 +66,34 @@ func ParseHTML(data []byte) (*Doc, error) {
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
-			for _, a := range n.Attr {
-				switch strings.ToLower(a.Key) {
-				case "src", "href", "action", "poster", "srcset", "data":
-					if !strings.HasPrefix(a.Val, "#") && !strings.HasPrefix(a.Val, "data:") {
-						problems = append(problems, fmt.Sprintf("<%s %s=%q> refers outside the file", n.Data, a.Key, a.Val))
-					}
-				case "style":
-					problems = append(problems, externalCSS(n.Data, a.Val)...)
-				}
-			}
+			problems = append(problems, external(n)...)
 			switch {
-			case n.DataAtom == atom.Style:
-				problems = append(problems, externalCSS("style", text(n))...)
+			case n.DataAtom == atom.Iframe:
+				page := nodeAttr(n, "srcdoc")
+				inner, err := html.Parse(strings.NewReader(page))
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("<iframe srcdoc>: %v", err))
+					break
+				}
+				v := DocVisualization{Frame: nodeAttr(n, "title"), Page: page}
+				var inWalk func(m *html.Node)
+				inWalk = func(m *html.Node) {
+					if m.Type == html.ElementNode {
+						for _, p := range external(m) {
+							problems = append(problems, "<iframe srcdoc>: "+p)
+						}
+						if m.DataAtom == atom.Title && v.Title == "" {
+							v.Title = text(m)
+						}
+					}
+					for c := m.FirstChild; c != nil; c = c.NextSibling {
+						inWalk(c)
+					}
+				}
+				inWalk(inner)
+				if cur != nil {
+					cur.Visualizations = append(cur.Visualizations, v)
+				}
 			case n.DataAtom == atom.H1 && d.Title == "":
 				d.Title = text(n)
 			case nodeAttr(n, "id") == "totals":
@@ -133,6 +157,25 @@ func ParseHTML(data []byte) (*Doc, error) {
 		return d, fmt.Errorf("no <h1> title")
 	}
 	return d, nil
+}
+
+// external lists an element's references to resources outside the file.
+func external(n *html.Node) []string {
+	var out []string
+	for _, a := range n.Attr {
+		switch strings.ToLower(a.Key) {
+		case "src", "href", "action", "poster", "srcset", "data":
+			if !strings.HasPrefix(a.Val, "#") && !strings.HasPrefix(a.Val, "data:") {
+				out = append(out, fmt.Sprintf("<%s %s=%q> refers outside the file", n.Data, a.Key, a.Val))
+			}
+		case "style":
+			out = append(out, externalCSS(n.Data, a.Val)...)
+		}
+	}
+	if n.DataAtom == atom.Style {
+		out = append(out, externalCSS("style", text(n))...)
+	}
+	return out
 }
 
 func externalCSS(where, css string) []string {
