@@ -242,6 +242,24 @@ func (i *Injector) Stop() {
 	}
 }
 
+// Heal heals every active application of the named spec now (it stays scheduled: a
+// repeating spec applies again at its next occurrence). A node process of the process tier
+// heals this way the faults the harness applied in it.
+func (i *Injector) Heal(name string) {
+	i.mu.Lock()
+	var due []*activation
+	for a := range i.active {
+		if a.spec.Name == name {
+			due = append(due, a)
+		}
+	}
+	i.mu.Unlock()
+	sort.Slice(due, func(x, y int) bool { return due[x].seq < due[y].seq })
+	for _, a := range due {
+		i.heal(a, false)
+	}
+}
+
 // Active returns the names of the faults applied and not yet healed, sorted.
 func (i *Injector) Active() []string {
 	i.mu.Lock()

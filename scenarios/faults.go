@@ -153,11 +153,14 @@ func validateFault(v *validator, p string, f FaultSpec, nodes, actions map[strin
 
 // scheduleFaults adds every fault of the scenario to the cluster's injector; attribute runs
 // each Add with what it starts attributed to that fault (the event budget names the heaviest).
-func scheduleFaults(inj *faults.Injector, schedule []FaultSpec, attribute func(origin string, fn func())) error {
+func scheduleFaults(inj *faults.Injector, schedule []FaultSpec, attribute func(origin string, fn func()), wrap func(FaultSpec, faults.Fault) faults.Fault) error {
 	for k, f := range schedule {
 		fault, err := toFault(f)
 		if err != nil {
 			return fmt.Errorf("faults[%d]: %w", k, err)
+		}
+		if wrap != nil {
+			fault = wrap(f, fault)
 		}
 		name := f.Name
 		if name == "" {

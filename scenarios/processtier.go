@@ -2,8 +2,12 @@ package scenarios
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/testutil"
 )
 
 // ProcessTier is the tier name of realtier/proctier (every serving node an OS process).
@@ -70,9 +74,7 @@ func ProcessTierProblems(s *Scenario) []string {
 				why = "a partition of some packet types needs the in-memory network; the process tier cuts whole NATS routes"
 			}
 		case "error", "delay", "hang", "panic":
-			if f.Node == "" || procs[f.Node] {
-				why = "action faults in node processes are not supported yet (they run in the harness's brokers only)"
-			}
+			// applied in the node processes over their control subjects (remoteFault)
 		case "cacher-down", "cacher-slow", "db-down", "db-slow":
 			why = "cacher and database faults are not supported on the process tier yet"
 		case "skew":
@@ -85,12 +87,87 @@ func ProcessTierProblems(s *Scenario) []string {
 		}
 	}
 	for _, c := range s.Checks {
-		if (c.Kind == "metric" || c.Kind == "trace") && procs[c.Node] {
-			out = append(out, fmt.Sprintf("check %s on %s: metrics and traces of node processes are not collected yet", c.Kind, c.Node))
+		switch {
+		case c.Kind == "metric" && procs[c.Node]:
+			out = append(out, fmt.Sprintf("check metric on %s: metrics of node processes are not collected yet", c.Node))
+		case c.Kind == "trace":
+			label := c.Label
+			if label == "" {
+				label = c.Action
+			}
+			out = append(out, fmt.Sprintf("check trace (%s): the spans of node processes are not collected yet", label))
 		}
 	}
 	if s.Setup != nil {
 		out = append(out, "a Go Setup function needs every node in the harness")
 	}
 	return slices.Clip(out)
+}
+
+// ControlMessage is what the harness sends a process node to apply or heal a fault in it.
+type ControlMessage struct {
+	Op    string    `json:"op"` // "apply" or "heal"
+	Name  string    `json:"name"`
+	Fault FaultSpec `json:"fault,omitempty"`
+}
+
+// FaultOf builds the fault a spec describes (a process node builds what it is sent).
+func FaultOf(f FaultSpec) (faults.Fault, error) { return toFault(f) }
+
+// remoteFault is an action fault on the process tier: applied in the harness's brokers as
+// usual and, over their control subjects, in the node processes it targets.
+type remoteFault struct {
+	faults.Fault
+	spec  FaultSpec
+	nodes []string
+	ctl   testutil.Controller
+}
+
+func (r remoteFault) Apply(env *faults.Env) (func(), error) {
+	heal, err := r.Fault.Apply(env)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%s#%d", env.Name, env.Occurrence)
+	send := func(op string) error {
+		msg, err := json.Marshal(ControlMessage{Op: op, Name: name, Fault: r.spec})
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, n := range r.nodes {
+			errs = append(errs, r.ctl.Control(n, msg))
+		}
+		return errors.Join(errs...)
+	}
+	if err := send("apply"); err != nil {
+		heal()
+		return nil, err
+	}
+	return func() {
+		heal()
+		_ = send("heal") // a node that is gone has nothing to heal
+	}, nil
+}
+
+// remoteFaults wraps the action faults of a process-tier run so they reach the processes.
+func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.Fault) faults.Fault {
+	procs := processNodes(s)
+	return func(f FaultSpec, fault faults.Fault) faults.Fault {
+		switch f.Kind {
+		case "error", "delay", "hang", "panic":
+		default:
+			return fault
+		}
+		var nodes []string
+		for _, n := range s.Nodes {
+			if procs[n.ID] && (f.Node == "" || f.Node == n.ID) {
+				nodes = append(nodes, n.ID)
+			}
+		}
+		if len(nodes) == 0 {
+			return fault
+		}
+		return remoteFault{Fault: fault, spec: f, nodes: nodes, ctl: ctl}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/logging"
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/services/catalog"
 	"github.com/faultline/faultline/testutil"
@@ -263,7 +264,11 @@ func (x *execution) main() {
 			return
 		}
 	}
-	if err := scheduleFaults(c.Faults, x.schedule, d.attribute); err != nil {
+	var wrap func(FaultSpec, faults.Fault) faults.Fault
+	if ctl, ok := c.Tier.(testutil.Controller); ok && x.o.Tier == ProcessTier {
+		wrap = remoteFaults(s, ctl)
+	}
+	if err := scheduleFaults(c.Faults, x.schedule, d.attribute, wrap); err != nil {
 		out.Error = "faults: " + err.Error()
 		return
 	}

@@ -55,6 +55,12 @@ type ProcessTier interface {
 	Spawn(ns NodeSpec, j *journal.Journal) (Process, error)
 }
 
+// A Controller delivers a message to a process node's control subject, in order: how the
+// harness applies a fault inside a node process (scenarios' ControlMessage).
+type Controller interface {
+	Control(nodeID string, msg []byte) error
+}
+
 // A Process is one incarnation of a process node.
 type Process interface {
 	// InstanceID is the broker instance ID the process announced.

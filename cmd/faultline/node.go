@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/rt"
 	fnats "github.com/faultline/faultline/broker/transport/nats"
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/services/catalog"
 )
@@ -56,6 +57,7 @@ func (a *app) nodeCommand() *cobra.Command {
 		optionsJSON        string
 		configJSON         string
 		journalSubject     string
+		controlSubject     string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --nats URL --id ID --services NAME,...",
@@ -90,7 +92,7 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 			defer stop()
 			c := nodeConfig{nats: nf, id: id, services: names, db: db, cacher: cacherURL,
 				heartbeat: heartbeat, heartbeatTimeout: heartbeatTimeout, requestTimeout: requestTimeout, stopTimeout: timeout,
-				journalSubject: journalSubject}
+				journalSubject: journalSubject, controlSubject: controlSubject}
 			if optionsJSON != "" {
 				if err := json.Unmarshal([]byte(optionsJSON), &c.options); err != nil {
 					return invalid("faultline node: --options: %v", err)
@@ -116,6 +118,7 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 	cmd.Flags().StringVar(&optionsJSON, "options", "", "broker options as a scenario node's options, in JSON (e.g. {\"retryPolicy\":{\"enabled\":true}}); they win over the flags")
 	cmd.Flags().StringVar(&configJSON, "config", "", "the services' configuration as a scenario's config, in JSON (cacheTTL, mail latency, JWT secret)")
 	cmd.Flags().StringVar(&journalSubject, "journal-subject", "", "publish every journal entry, as JSON, on this NATS subject (the process tier collects them)")
+	cmd.Flags().StringVar(&controlSubject, "control-subject", "", "apply and heal the faults sent on this NATS subject (the process tier's action faults)")
 	return cmd
 }
 
@@ -131,6 +134,7 @@ type nodeConfig struct {
 	options        scenarios.NodeOptions
 	config         scenarios.ServiceConfig
 	journalSubject string
+	controlSubject string
 }
 
 // runNode starts the node, waits for ctx to end, and stops it. Every resource it could not
@@ -167,13 +171,16 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = c.requestTimeout
 	}
-	if c.journalSubject != "" {
-		j, closeJournal, err := publishJournal(runtime, c.nats, c.journalSubject)
+	if c.journalSubject != "" || c.controlSubject != "" {
+		h, err := linkHarness(runtime, c.nats, c.journalSubject, c.controlSubject, log)
 		if err != nil {
-			return failed("faultline node: --journal-subject: cannot reach NATS at %s: %v", c.nats.url, err)
+			return failed("faultline node: --journal-subject/--control-subject: cannot reach NATS at %s: %v", c.nats.url, err)
 		}
-		defer closeJournal()
-		opts.Journal = j
+		defer h.close()
+		opts.Journal = h.journal
+		if h.faults != nil {
+			opts.Middlewares = append(opts.Middlewares, h.faults.Middleware())
+		}
 	}
 	b, err := broker.New(opts)
 	if err != nil {
@@ -388,21 +395,74 @@ func instanceOf(b *broker.Broker) string {
 	return ""
 }
 
-// publishJournal returns a journal whose every entry is published on subject over a NATS
+// harnessLink is a process node's link to the harness of the process tier, over a NATS
 // connection of its own (not the transporter's: the journal is the harness's view, and
 // must not queue behind, or be cut with, the cluster's traffic).
-func publishJournal(clock rt.Clock, nf natsFlags, subject string) (*journal.Journal, func(), error) {
-	nc, err := nats.Connect(nf.url, nats.Timeout(nf.connectTimeout), nats.Name("faultline-journal"))
+type harnessLink struct {
+	nc      *nats.Conn
+	journal *journal.Journal
+	faults  *faults.Injector
+}
+
+// linkHarness publishes every journal entry on journalSubject, and applies and heals the
+// faults sent on controlSubject (scenarios.ControlMessage) with an injector of its own.
+func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject string, log *slog.Logger) (*harnessLink, error) {
+	nc, err := nats.Connect(nf.url, nats.Timeout(nf.connectTimeout), nats.Name("faultline-harness-link"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	j := journal.New(clock)
-	origin := j.Origin()
-	j.Subscribe(func(e journal.Entry) {
-		data, err := json.Marshal(journal.Message{At: origin.Add(e.T).UnixNano(), Node: e.Node, Kind: e.Kind, Attrs: e.Attrs})
+	h := &harnessLink{nc: nc, journal: journal.New(clock)}
+	if journalSubject != "" {
+		origin := h.journal.Origin()
+		h.journal.Subscribe(func(e journal.Entry) {
+			switch e.Kind {
+			case journal.FaultApplied, journal.FaultHealed:
+				return // the harness journals its faults once, where it applies them
+			}
+			data, err := json.Marshal(journal.Message{At: origin.Add(e.T).UnixNano(), Node: e.Node, Kind: e.Kind, Attrs: e.Attrs})
+			if err == nil {
+				_ = nc.Publish(journalSubject, data)
+			}
+		})
+	}
+	if controlSubject != "" {
+		h.faults = faults.New(clock, h.journal, faults.Targets{})
+		_, err := nc.Subscribe(controlSubject, func(m *nats.Msg) {
+			var msg scenarios.ControlMessage
+			if err := json.Unmarshal(m.Data, &msg); err != nil {
+				log.Warn("bad control message dropped", "subject", m.Subject, "err", err)
+				return
+			}
+			switch msg.Op {
+			case "apply":
+				f, err := scenarios.FaultOf(msg.Fault)
+				if err == nil {
+					err = h.faults.Add(faults.Spec{Name: msg.Name, Fault: f})
+				}
+				if err != nil {
+					log.Warn("fault not applied", "fault", msg.Name, "err", err)
+				}
+			case "heal":
+				h.faults.Heal(msg.Name)
+			default:
+				log.Warn("bad control message dropped", "subject", m.Subject, "op", msg.Op)
+			}
+		})
 		if err == nil {
-			_ = nc.Publish(subject, data)
+			err = nc.Flush() // subscribed before the node says it has started
 		}
-	})
-	return j, func() { _ = nc.Flush(); nc.Close() }, nil
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+func (h *harnessLink) close() {
+	if h.faults != nil {
+		h.faults.Stop()
+	}
+	_ = h.nc.Flush()
+	h.nc.Close()
 }

@@ -151,8 +151,26 @@ func (t *tier) Close() {
 	os.RemoveAll(t.dir)
 }
 
-// journalSubject is where a node's process publishes its journal.
+// journalSubject is where a node's process publishes its journal; controlSubject where it
+// listens for the faults the harness applies in it.
 func journalSubject(id string) string { return "faultline.journal." + id }
+func controlSubject(id string) string { return "faultline.control." + id }
+
+// Control sends msg to the node's process, on the node's own server (no route to cross:
+// a partition does not stop the harness from reaching it) and flushed, so that it is on
+// its way when Control returns.
+func (t *tier) Control(id string, msg []byte) error {
+	t.mu.Lock()
+	nc := t.collector[id]
+	t.mu.Unlock()
+	if nc == nil {
+		return fmt.Errorf("tier process: %s is not a process node", id)
+	}
+	if err := nc.Publish(controlSubject(id), msg); err != nil {
+		return err
+	}
+	return nc.Flush()
+}
 
 // collect subscribes, once per node and on the node's own server (so no route, and no
 // partition, stands between them), to what its processes journal.
@@ -190,7 +208,8 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 		return nil, err
 	}
 	args := []string{"node", "--nats", t.mesh.ClientURL(ns.ID), "--id", ns.ID, "--services", strings.Join(ns.Services, ","),
-		"--db", "sqlite:" + filepath.Join(t.dir, "shop.db"), "--journal-subject", journalSubject(ns.ID)}
+		"--db", "sqlite:" + filepath.Join(t.dir, "shop.db"), "--journal-subject", journalSubject(ns.ID),
+		"--control-subject", controlSubject(ns.ID)}
 	switch ns.Cacher {
 	case testutil.CacherNone:
 	case testutil.CacherMemory:

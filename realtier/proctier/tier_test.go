@@ -106,7 +106,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 	}
 	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, paths, 3)
+	require.Len(t, paths, 4)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -134,7 +134,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 // Faults the tier cannot carry out are refused before anything runs, naming each.
 func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	s := twin("refused", []scenarios.FaultSpec{
-		{Name: "slow", Kind: "delay", Action: "product.get", Delay: time.Second},
+		{Name: "cache gone", Kind: "cacher-down", Node: "product-1"},
 		{Name: "lossy", Kind: "loss", Rate: 0.5},
 		{Name: "gateway down", Kind: "crash", Node: "gateway"},
 	})
@@ -142,7 +142,7 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		`fault "slow" (delay): action faults in node processes are not supported yet`,
+		`fault "cache gone" (cacher-down): cacher and database faults are not supported on the process tier yet`,
 		`fault "lossy" (loss): it acts on single packets, which needs the in-memory network`,
 		`fault "gateway down" (crash): node gateway runs in the harness`,
 	} {
