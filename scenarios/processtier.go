@@ -53,15 +53,19 @@ func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
 }
 
 // ProcessTierProblems lists the faults and checks of s that the process tier cannot carry
-// out, each with the reason; an empty list means the scenario can run there. A fault the
-// tier cannot express is refused, never silently left out.
-func ProcessTierProblems(s *Scenario) []string {
+// out, each with its field path and the reason; none means the scenario can run there. A
+// fault the tier cannot express is refused, never silently left out.
+func ProcessTierProblems(s *Scenario) []FieldError {
 	procs := processNodes(s)
-	var out []string
+	var out []FieldError
 	for i, f := range s.Schedule() {
 		name := f.Name
 		if name == "" {
 			name = fmt.Sprintf("%s-%d", f.Kind, i)
+		}
+		path := fmt.Sprintf("faults[%d].kind", i)
+		if i >= len(s.Faults) {
+			path = "nemesis.kinds" // drawn from the seed
 		}
 		why := ""
 		switch f.Kind {
@@ -83,23 +87,20 @@ func ProcessTierProblems(s *Scenario) []string {
 			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
 		}
 		if why != "" {
-			out = append(out, fmt.Sprintf("fault %q (%s): %s", name, f.Kind, why))
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier process: %s", name, f.Kind, why)})
 		}
 	}
-	for _, c := range s.Checks {
+	for i, c := range s.Checks {
+		path := fmt.Sprintf("checks[%d].kind", i)
 		switch {
 		case c.Kind == "metric" && procs[c.Node]:
-			out = append(out, fmt.Sprintf("check metric on %s: metrics of node processes are not collected yet", c.Node))
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier process: metrics of node processes are not collected yet", c.Node)})
 		case c.Kind == "trace":
-			label := c.Label
-			if label == "" {
-				label = c.Action
-			}
-			out = append(out, fmt.Sprintf("check trace (%s): the spans of node processes are not collected yet", label))
+			out = append(out, FieldError{Path: path, Msg: "check trace cannot run on tier process: the spans of node processes are not collected yet"})
 		}
 	}
 	if s.Setup != nil {
-		out = append(out, "a Go Setup function needs every node in the harness")
+		out = append(out, FieldError{Msg: "a Go Setup function needs every node in the harness (tier process)"})
 	}
 	return slices.Clip(out)
 }

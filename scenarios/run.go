@@ -112,7 +112,7 @@ func Run(s Scenario, o Options) (*Result, error) {
 	}
 	if o.Tier == ProcessTier {
 		if problems := ProcessTierProblems(&s); len(problems) > 0 {
-			return nil, fmt.Errorf("%s cannot run on tier process: %s", s.Name, strings.Join(problems, "; "))
+			return nil, &ValidationError{Scenario: s.Name, Problems: problems}
 		}
 	}
 	res, err := runOnce(&s, o)

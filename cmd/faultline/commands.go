@@ -61,7 +61,7 @@ func (a *app) parse(p string) (loaded, bool) {
 		fmt.Fprintf(a.stderr, "%s: %v\n", p, errors.Unwrap(err))
 		return loaded{}, false
 	}
-	s, err := file.ParseWith(p, data, file.Options{Limits: limits})
+	s, err := file.ParseWith(p, data, file.Options{Limits: limits, Tier: a.tier})
 	if err != nil {
 		fmt.Fprintln(a.stderr, err)
 		return loaded{}, false
@@ -118,6 +118,7 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.tier = tier // the process tier refuses, at their lines, what it cannot run
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err
@@ -233,8 +234,8 @@ func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut st
 }
 
 func (a *app) validateCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate FILE|DIR...",
+	cmd := &cobra.Command{
+		Use:   "validate FILE|DIR... [--tier process]",
 		Short: "Check scenario files without running them (problems as file:line:column)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -259,6 +260,8 @@ func (a *app) validateCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&a.tier, "tier", "", "also refuse what this tier cannot carry out (process: faults and checks the process tier cannot express)")
+	return cmd
 }
 
 func (a *app) listCommand() *cobra.Command {

@@ -55,6 +55,8 @@ type app struct {
 	// limits and fileSize are set by the --max-* flags.
 	limits   scenarios.Limits
 	fileSize *uint64
+	// tier is the --tier of run or validate: files are validated for it too.
+	tier string
 }
 
 func main() {

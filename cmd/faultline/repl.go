@@ -126,9 +126,17 @@ first that fails: a smoke check for CI. Commands piped on stdin run the same way
 				return failed("faultline repl: cannot join NATS at %s: %v", nf.url, err)
 			}
 			defer b.Stop()
-			// Discovery is asynchronous: give the cluster's INFO packets a moment, so that
-			// the first command sees the nodes (a call also waits for its action).
-			for deadline := time.Now().Add(startDur); len(b.Nodes()) < 2 && time.Now().Before(deadline); {
+			// Discovery is asynchronous: the nodes answer our DISCOVER one INFO each. Wait
+			// (up to --discover) until some have and no new one has come for a moment, so
+			// that a script's first nodes or actions sees the cluster (a call also waits
+			// for its action).
+			deadline, seen, quietSince := time.Now().Add(startDur), 0, time.Now()
+			for time.Now().Before(deadline) {
+				if n := len(b.Nodes()); n != seen {
+					seen, quietSince = n, time.Now()
+				} else if seen > 1 && time.Since(quietSince) >= discoveryQuiet {
+					break
+				}
 				time.Sleep(5 * time.Millisecond)
 			}
 			s := repl.New(repl.Live{Broker: b, Wait: wait}, a.stdout)
@@ -144,10 +152,13 @@ first that fails: a smoke check for CI. Commands piped on stdin run the same way
 	f.StringVar(&cacher, "cacher", "", `this node's cacher for the cache commands: "memory" or redis://host:port/db`)
 	f.BoolVar(&withMet, "metrics", false, "collect this node's metrics (the metrics command)")
 	f.DurationVar(&wait, "wait", 5*time.Second, "how long a call waits for a node serving its action")
-	f.DurationVar(&startDur, "discover", time.Second, "how long to wait at start for the first other node")
+	f.DurationVar(&startDur, "discover", 3*time.Second, "longest wait at start for the cluster's nodes to introduce themselves")
 	f.DurationVar(&tmout, "timeout", 10*time.Second, "call timeout")
 	return cmd
 }
+
+// discoveryQuiet is how long no new node may appear before the REPL takes discovery as done.
+const discoveryQuiet = 300 * time.Millisecond
 
 // debugFlags are faultline debug's.
 type debugFlags struct {

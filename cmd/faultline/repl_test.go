@@ -70,7 +70,8 @@ func TestReplOnServe(t *testing.T) {
 	assert.NotContains(t, out, "mol $ nodes", "nothing runs after the failure")
 
 	// Commands on stdin run as a script too; all pass: exit 0.
-	code, out, errOut = replProc(t, "nodes\nactions\n", "--nats", url, "--id", "repl-2")
+	// (The counts first: a call waits for its action, so the nodes serving them are known.)
+	code, out, errOut = replProc(t, "call product.count {}\ncall order.count {}\nnodes\nactions\n", "--nats", url, "--id", "repl-2")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "repl-2 (*)  0         0.1.0    go")
 	assert.Contains(t, out, "\nproducts    1         0.1.0    go")
@@ -109,4 +110,16 @@ func TestDebugThenReplay(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Equal(t, 1, strings.Count(out, "$ now\n"), "the script stops at the unknown command: %s", out)
 	assert.Contains(t, out, `error: unknown command "frobnicate" (type help)`)
+}
+
+// validate --tier process names, at their lines, the faults and checks the process tier
+// cannot carry out; run --tier process refuses them the same way before starting anything.
+func TestValidateForTheProcessTier(t *testing.T) {
+	code, out, errOut := cli(t, "validate", "--tier", "process", "../../scenarios/testdata/asymmetric-partition.yaml", "../../scenarios/testdata/process/")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, `../../scenarios/testdata/asymmetric-partition.yaml:47:11: faults[0].kind: fault "replies lost" (asymmetric) cannot run on tier process: it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS`+"\n1 of 5 files invalid\n", errOut)
+	assert.Equal(t, 4, strings.Count(out, "ok  ../../scenarios/testdata/process/"))
+	code, _, errOut = cli(t, "run", "--tier", "process", "../../scenarios/testdata/retry-backoff.yaml")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "retry-backoff.yaml:86:11: checks[5].kind: check trace cannot run on tier process")
 }

@@ -142,9 +142,9 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		`fault "cache gone" (cacher-down): cacher and database faults are not supported on the process tier yet`,
-		`fault "lossy" (loss): it acts on single packets, which needs the in-memory network`,
-		`fault "gateway down" (crash): node gateway runs in the harness`,
+		`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier process: cacher and database faults are not supported on the process tier yet`,
+		`faults[1].kind: fault "lossy" (loss) cannot run on tier process: it acts on single packets, which needs the in-memory network`,
+		`faults[2].kind: fault "gateway down" (crash) cannot run on tier process: node gateway runs in the harness`,
 	} {
 		assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
 	}

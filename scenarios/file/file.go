@@ -68,6 +68,9 @@ type Options struct {
 	Catalog map[string]scenarios.ServiceFactory
 	// Limits bound the file's size and the counts it asks for (zero fields: the defaults).
 	Limits scenarios.Limits
+	// Tier, when it is the process tier, also refuses what that tier cannot carry out
+	// (scenarios.ProcessTierProblems), at the line of the fault or check.
+	Tier string
 }
 
 // TooLarge is the problem of a file over the size limit: it is not decoded at all, as a
@@ -141,7 +144,13 @@ func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error)
 	if cat == nil {
 		cat = scenarios.DefaultCatalog()
 	}
-	if err := scenarios.ValidateWith(s, cat, limits); err != nil {
+	err = scenarios.ValidateWith(s, cat, limits)
+	if err == nil && o.Tier == scenarios.ProcessTier {
+		if problems := scenarios.ProcessTierProblems(s); len(problems) > 0 {
+			err = &scenarios.ValidationError{Scenario: s.Name, Problems: problems}
+		}
+	}
+	if err != nil {
 		var ve *scenarios.ValidationError
 		if !errors.As(err, &ve) {
 			return nil, &Error{File: name, Problems: []Problem{{File: name, Msg: err.Error()}}}
