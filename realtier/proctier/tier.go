@@ -63,6 +63,7 @@ type tier struct {
 	mu        sync.Mutex
 	procs     map[string]*process
 	collector map[string]*nats.Conn // per process node, on its own server
+	redis     *sharedRedis          // started at the first node with a redis cacher
 }
 
 func open(spec *testutil.Spec) (testutil.Tier, error) {
@@ -147,6 +148,11 @@ func (t *tier) Close() {
 	for _, nc := range conns {
 		nc.Close()
 	}
+	t.mu.Lock()
+	if t.redis != nil {
+		t.redis.close()
+	}
+	t.mu.Unlock()
 	t.mesh.Close()
 	os.RemoveAll(t.dir)
 }
@@ -214,8 +220,14 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 	case testutil.CacherNone:
 	case testutil.CacherMemory:
 		args = append(args, "--cacher", "memory")
+	case testutil.CacherRedis:
+		url, err := t.redisURL()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--cacher", url)
 	default:
-		return nil, fmt.Errorf("tier process: node %s: cacher %q is not supported on this tier yet (memory is)", ns.ID, ns.Cacher)
+		return nil, fmt.Errorf("tier process: node %s: cacher %q is not supported on this tier (memory and redis are)", ns.ID, ns.Cacher)
 	}
 	if ns.Process != nil {
 		args = append(args, ns.Process.Args...)
