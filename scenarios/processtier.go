@@ -10,8 +10,16 @@ import (
 	"github.com/faultline/faultline/testutil"
 )
 
-// ProcessTier is the tier name of realtier/proctier (every serving node an OS process).
-const ProcessTier = "process"
+// ProcessTier is the tier name of realtier/proctier (every serving node an OS process);
+// ContainersTier the same with NATS and Redis in Docker containers (one NATS server: no
+// routes to cut).
+const (
+	ProcessTier    = "process"
+	ContainersTier = "containers"
+)
+
+// processLike reports whether a tier runs serving nodes as processes.
+func processLike(tier string) bool { return tier == ProcessTier || tier == ContainersTier }
 
 // processNodes are the nodes that run as processes on the process tier: those that serve
 // services and make no calls of the scenario's (workload, setup, seeding), which stay in the
@@ -55,7 +63,10 @@ func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
 // ProcessTierProblems lists the faults and checks of s that the process tier cannot carry
 // out, each with its field path and the reason; none means the scenario can run there. A
 // fault the tier cannot express is refused, never silently left out.
-func ProcessTierProblems(s *Scenario) []FieldError {
+func ProcessTierProblems(s *Scenario) []FieldError { return TierProblems(s, ProcessTier) }
+
+// TierProblems is ProcessTierProblems for the process or the containers tier.
+func TierProblems(s *Scenario, tier string) []FieldError {
 	procs := processNodes(s)
 	var out []FieldError
 	for i, f := range s.Schedule() {
@@ -74,7 +85,9 @@ func ProcessTierProblems(s *Scenario) []FieldError {
 				why = fmt.Sprintf("node %s runs in the harness (it drives the workload), and only process nodes can be killed or stopped", f.Node)
 			}
 		case "partition", "isolate":
-			if len(f.Types) > 0 {
+			if tier == ContainersTier {
+				why = "the containers tier has one NATS server for every node, so no route to cut (tier process partitions)"
+			} else if len(f.Types) > 0 {
 				why = "a partition of some packet types needs the in-memory network; the process tier cuts whole NATS routes"
 			}
 		case "error", "delay", "hang", "panic":
@@ -87,20 +100,20 @@ func ProcessTierProblems(s *Scenario) []FieldError {
 			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
 		}
 		if why != "" {
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier process: %s", name, f.Kind, why)})
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier %s: %s", name, f.Kind, tier, why)})
 		}
 	}
 	for i, c := range s.Checks {
 		path := fmt.Sprintf("checks[%d].kind", i)
 		switch {
 		case c.Kind == "metric" && procs[c.Node]:
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier process: metrics of node processes are not collected yet", c.Node)})
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: metrics of node processes are not collected yet", c.Node, tier)})
 		case c.Kind == "trace":
-			out = append(out, FieldError{Path: path, Msg: "check trace cannot run on tier process: the spans of node processes are not collected yet"})
+			out = append(out, FieldError{Path: path, Msg: "check trace cannot run on tier " + tier + ": the spans of node processes are not collected yet"})
 		}
 	}
 	if s.Setup != nil {
-		out = append(out, FieldError{Msg: "a Go Setup function needs every node in the harness (tier process)"})
+		out = append(out, FieldError{Msg: "a Go Setup function needs every node in the harness (tier " + tier + ")"})
 	}
 	return slices.Clip(out)
 }

@@ -110,8 +110,8 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Tier != "" && !slices.Contains(testutil.Tiers(), o.Tier) {
 		return nil, fmt.Errorf("unknown tier %q (have %s)", o.Tier, strings.Join(testutil.Tiers(), ", "))
 	}
-	if o.Tier == ProcessTier {
-		if problems := ProcessTierProblems(&s); len(problems) > 0 {
+	if processLike(o.Tier) {
+		if problems := TierProblems(&s, o.Tier); len(problems) > 0 {
 			return nil, &ValidationError{Scenario: s.Name, Problems: problems}
 		}
 	}
@@ -210,7 +210,7 @@ func prepare(s *Scenario, o Options) (*execution, error) {
 	x.res = Resources(s.Config)
 	spec := clusterSpec(s, o.catalog(s), x.res)
 	spec.Tier = o.Tier
-	if o.Tier == ProcessTier {
+	if processLike(o.Tier) {
 		if err := asProcesses(&spec, s); err != nil {
 			x.res.Close()
 			return nil, err
@@ -265,7 +265,7 @@ func (x *execution) main() {
 		}
 	}
 	var wrap func(FaultSpec, faults.Fault) faults.Fault
-	if ctl, ok := c.Tier.(testutil.Controller); ok && x.o.Tier == ProcessTier {
+	if ctl, ok := c.Tier.(testutil.Controller); ok && processLike(x.o.Tier) {
 		wrap = remoteFaults(s, ctl)
 	}
 	if err := scheduleFaults(c.Faults, x.schedule, d.attribute, wrap); err != nil {

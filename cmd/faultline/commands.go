@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/realtier/proctier"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
 	"github.com/faultline/faultline/scenarios/report"
@@ -138,6 +139,11 @@ func (a *app) runCommand() *cobra.Command {
 			if !slices.Contains(testutil.Tiers(), tier) {
 				return invalid("--tier %q: want one of %s", tier, strings.Join(testutil.Tiers(), ", "))
 			}
+			if tier == proctier.ContainersName {
+				if err := proctier.DockerAvailable(); err != nil {
+					return invalid("--tier containers: %v", err)
+				}
+			}
 			if checkDeterminism && !simulated {
 				return invalid("--check-determinism needs the simulator (--tier sim): only there does a seed replay")
 			}
@@ -206,7 +212,7 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
-	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable), real (wall clock, real goroutines and timers, in this process), nats (in this process, each node on a nats-server of its own) or process (every serving node a faultline node process)")
+	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable), real (wall clock, real goroutines and timers, in this process), nats (in this process, each node on a nats-server of its own), process (every serving node a faultline node process) or containers (process, with NATS and Redis in Docker)")
 	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 250ms")
 	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
 	f.StringVar(&logOut, "log", "", "write every node's log lines to this file, with virtual timestamps")

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/realtier/proctier"
 )
 
 // repl runs faultline repl as a process and returns its exit code and output.
@@ -117,9 +119,20 @@ func TestDebugThenReplay(t *testing.T) {
 func TestValidateForTheProcessTier(t *testing.T) {
 	code, out, errOut := cli(t, "validate", "--tier", "process", "../../scenarios/testdata/asymmetric-partition.yaml", "../../scenarios/testdata/process/")
 	assert.Equal(t, 2, code)
-	assert.Equal(t, `../../scenarios/testdata/asymmetric-partition.yaml:47:11: faults[0].kind: fault "replies lost" (asymmetric) cannot run on tier process: it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS`+"\n1 of 5 files invalid\n", errOut)
-	assert.Equal(t, 4, strings.Count(out, "ok  ../../scenarios/testdata/process/"))
+	assert.Equal(t, `../../scenarios/testdata/asymmetric-partition.yaml:47:11: faults[0].kind: fault "replies lost" (asymmetric) cannot run on tier process: it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS`+"\n1 of 6 files invalid\n", errOut)
+	assert.Equal(t, 5, strings.Count(out, "ok  ../../scenarios/testdata/process/"))
 	code, _, errOut = cli(t, "run", "--tier", "process", "../../scenarios/testdata/retry-backoff.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "retry-backoff.yaml:86:11: checks[5].kind: check trace cannot run on tier process")
+}
+
+// Without a Docker engine, --tier containers exits 2 saying so, before anything starts.
+func TestContainersTierNeedsDocker(t *testing.T) {
+	if proctier.DockerAvailable() == nil {
+		t.Skip("a Docker engine answers here: the refusal without one cannot be seen")
+	}
+	code, out, errOut := cli(t, "run", "--tier", "containers", "../../scenarios/testdata/process/crash.yaml")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "--tier containers: the containers tier needs a Docker engine (DOCKER_HOST, or /var/run/docker.sock), and none answers here; use --tier process, which embeds NATS and Redis\n", errOut)
 }

@@ -24,7 +24,7 @@ func (t *tier) redisURL() (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.redis == nil {
-		r, err := startRedis()
+		r, err := t.newRedis()
 		if err != nil {
 			return "", fmt.Errorf("tier process: redis: %w", err)
 		}

@@ -47,12 +47,25 @@ var Binary string
 
 func init() { testutil.RegisterTier(Name, open) }
 
+// network is where the tier's nodes meet: a mesh of embedded servers (one per node, routed
+// through Toxiproxy: partitions), or one server in a container.
+type network interface {
+	ClientURL(node string) string
+	Links() faults.Links // nil when partitions cannot be made
+	Close()
+}
+
+type meshNetwork struct{ *natsmesh.Mesh }
+
+func (m meshNetwork) Links() faults.Links { return m.Mesh }
+
 // StartTimeout bounds how long a node process may take to join.
 const StartTimeout = 30 * time.Second
 
 type tier struct {
+	name    string
 	runtime *rt.Real
-	mesh    *natsmesh.Mesh
+	net     network
 	bin     string
 	dir     string // the shared SQLite file's directory
 
@@ -64,18 +77,38 @@ type tier struct {
 	procs     map[string]*process
 	collector map[string]*nats.Conn // per process node, on its own server
 	redis     *sharedRedis          // started at the first node with a redis cacher
+	// newRedis starts the shared Redis (startRedis; a container on the containers tier).
+	newRedis func() (*sharedRedis, error)
 }
 
-func open(spec *testutil.Spec) (testutil.Tier, error) {
+func binary(spec *testutil.Spec, name string) (string, error) {
 	if spec.Network != (testutil.NetworkSpec{}) {
-		return nil, errors.New("tier process: the network is real; a network spec (latency, jitter, ideal) applies to the in-memory tiers only")
+		return "", fmt.Errorf("tier %s: the network is real; a network spec (latency, jitter, ideal) applies to the in-memory tiers only", name)
 	}
 	bin := Binary
 	if bin == "" {
 		bin = os.Getenv("FAULTLINE_BIN")
 	}
 	if bin == "" {
-		return nil, errors.New("tier process: the faultline binary is unknown: run it from the faultline CLI, or set FAULTLINE_BIN")
+		return "", fmt.Errorf("tier %s: the faultline binary is unknown: run it from the faultline CLI, or set FAULTLINE_BIN", name)
+	}
+	return bin, nil
+}
+
+func newTier(name, bin string, net network) (*tier, error) {
+	dir, err := os.MkdirTemp("", "faultline-"+name+"-tier")
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	return &tier{name: name, runtime: rt.NewReal(), net: net, bin: bin, dir: dir, procs: map[string]*process{},
+		collector: map[string]*nats.Conn{}, newRedis: startRedis}, nil
+}
+
+func open(spec *testutil.Spec) (testutil.Tier, error) {
+	bin, err := binary(spec, Name)
+	if err != nil {
+		return nil, err
 	}
 	var ids []string
 	for _, n := range spec.Nodes {
@@ -84,27 +117,22 @@ func open(spec *testutil.Spec) (testutil.Tier, error) {
 	if len(ids) == 0 {
 		return nil, errors.New("tier process: the spec names no nodes")
 	}
-	dir, err := os.MkdirTemp("", "faultline-process-tier")
-	if err != nil {
-		return nil, err
-	}
 	m, err := natsmesh.Start(ids, natsmesh.Options{})
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("tier process: %w", err)
 	}
-	return &tier{runtime: rt.NewReal(), mesh: m, bin: bin, dir: dir, procs: map[string]*process{}, collector: map[string]*nats.Conn{}}, nil
+	return newTier(Name, bin, meshNetwork{m})
 }
 
 func (t *tier) Runtime() rt.Runtime     { return t.runtime }
 func (t *tier) Sim() *rt.Sim            { return nil }
 func (t *tier) Net() *memnet.Network    { return nil }
-func (t *tier) Links() faults.Links     { return t.mesh }
+func (t *tier) Links() faults.Links     { return t.net.Links() }
 func (t *tier) PollStep() time.Duration { return 5 * time.Millisecond }
 
 // Transporter connects an in-process node (a workload's) to its own server.
 func (t *tier) Transporter(nodeID string) transport.Transporter {
-	return natstransport.New(natstransport.Options{URL: t.mesh.ClientURL(nodeID), ReconnectWait: 100 * time.Millisecond})
+	return natstransport.New(natstransport.Options{URL: t.net.ClientURL(nodeID), ReconnectWait: 100 * time.Millisecond})
 }
 
 func (t *tier) current(id string) (*process, error) {
@@ -153,7 +181,7 @@ func (t *tier) Close() {
 		t.redis.close()
 	}
 	t.mu.Unlock()
-	t.mesh.Close()
+	t.net.Close()
 	os.RemoveAll(t.dir)
 }
 
@@ -186,7 +214,7 @@ func (t *tier) collect(id string, j *journal.Journal) error {
 	if t.collector[id] != nil {
 		return nil
 	}
-	nc, err := nats.Connect(t.mesh.ClientURL(id), nats.Name("faultline-collector-"+id))
+	nc, err := nats.Connect(t.net.ClientURL(id), nats.Name("faultline-collector-"+id))
 	if err != nil {
 		return fmt.Errorf("tier process: journal of %s: %w", id, err)
 	}
@@ -213,7 +241,7 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 	if err := t.collect(ns.ID, j); err != nil {
 		return nil, err
 	}
-	args := []string{"node", "--nats", t.mesh.ClientURL(ns.ID), "--id", ns.ID, "--services", strings.Join(ns.Services, ","),
+	args := []string{"node", "--nats", t.net.ClientURL(ns.ID), "--id", ns.ID, "--services", strings.Join(ns.Services, ","),
 		"--db", "sqlite:" + filepath.Join(t.dir, "shop.db"), "--journal-subject", journalSubject(ns.ID),
 		"--control-subject", controlSubject(ns.ID)}
 	switch ns.Cacher {

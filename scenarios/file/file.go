@@ -145,8 +145,8 @@ func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error)
 		cat = scenarios.DefaultCatalog()
 	}
 	err = scenarios.ValidateWith(s, cat, limits)
-	if err == nil && o.Tier == scenarios.ProcessTier {
-		if problems := scenarios.ProcessTierProblems(s); len(problems) > 0 {
+	if err == nil && (o.Tier == scenarios.ProcessTier || o.Tier == scenarios.ContainersTier) {
+		if problems := scenarios.TierProblems(s, o.Tier); len(problems) > 0 {
 			err = &scenarios.ValidationError{Scenario: s.Name, Problems: problems}
 		}
 	}
