@@ -30,9 +30,12 @@ type Context struct {
 	Event          string
 	EventGroups    []string
 	EventBroadcast bool
-	Params         map[string]any
-	Meta           map[string]any
-	Options        CallOptions
+	// Params are the call's params. On a local call they are the caller's own map, as in
+	// Moleculer (the validator's defaults and conversions go into a copy: callParams): a
+	// handler must not write into them unless it means the caller to see it.
+	Params  map[string]any
+	Meta    map[string]any
+	Options CallOptions
 	// Endpoint is the endpoint chosen for this call.
 	Endpoint *Endpoint
 	// Service is the service serving the action or event, on the serving node.
