@@ -32,6 +32,8 @@ type Broker struct {
 	journal  *journal.Journal
 	log      *slog.Logger
 	strategy Strategy
+	// candidates is selectEndpoint's scratch list, guarded by mu.
+	candidates []*Endpoint
 
 	// mu guards the registry, services and pending requests. It is never held across a
 	// runtime wait.

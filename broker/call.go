@@ -114,11 +114,11 @@ func (b *Broker) Call(action string, params any, opts ...CallOption) (any, error
 	return res, err
 }
 
-// toParams turns call params into an object: maps are used as they are, other values
-// (structs) go through JSON, nil is an empty object.
+// toParams turns an event's data into an object, as callParams does, except that a map is
+// copied.
 func toParams(params any) (map[string]any, error) {
-	p, _, err := callParams(params)
-	if err == nil && p != nil {
+	p, shared, err := callParams(params)
+	if shared {
 		// An event's payload: a copy, so handlers never write into the emitter's map.
 		p = maps.Clone(p)
 	}
@@ -273,12 +273,15 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 			}
 		}
 	}
-	candidates := make([]*Endpoint, 0, len(list.endpoints))
+	// The candidate list lives in b.candidates, reused under b.mu: the built-in strategies
+	// do not keep it past Select.
+	candidates := b.candidates[:0]
 	for _, ep := range list.endpoints {
 		if b.endpointAvailable(ep) {
 			candidates = append(candidates, ep)
 		}
 	}
+	defer func() { clear(candidates); b.candidates = candidates[:0] }()
 	if len(candidates) == 0 {
 		return nil, errs.ServiceNotAvailable(ctx.Action, "")
 	}
@@ -348,7 +351,12 @@ func (b *Broker) wrapRemote(ep *Endpoint) Handler {
 func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 	def := ep.def
 	return func(ctx *Context) (res any, err error) {
-		ctx.exposed = true // the handler may keep ctx
+		if !ctx.exposed {
+			// The handler may keep ctx. Under a timeout this runs in a task of its own while
+			// the caller may already be in recycle; the timeout middleware set exposed before
+			// starting the task, so the task only reads it.
+			ctx.exposed = true
+		}
 		if b.journal != nil {
 			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
 		}
