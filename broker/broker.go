@@ -32,6 +32,8 @@ type Broker struct {
 	journal  *journal.Journal
 	log      *slog.Logger
 	strategy Strategy
+	// candidates is selectEndpoint's scratch list, guarded by mu.
+	candidates []*Endpoint
 
 	// mu guards the registry, services and pending requests. It is never held across a
 	// runtime wait.
@@ -46,6 +48,10 @@ type Broker struct {
 	changed    []rt.Signal // waiters for registry changes (waitForServices)
 
 	middlewares []Middleware
+	// builtinLo and builtinHi bound the built-in middlewares in middlewares: the others
+	// (observers before them, user middlewares after) are code outside the broker, which a
+	// context they see may stay referenced from (see recycle).
+	builtinLo, builtinHi int
 	// The broker-level fault-tolerance options, resolved over Moleculer's defaults.
 	retry      retry.Policy
 	cb         breakerConfig

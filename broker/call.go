@@ -110,46 +110,65 @@ func (b *Broker) Call(action string, params any, opts ...CallOption) (any, error
 	if o.ResponseMeta != nil {
 		maps.Copy(o.ResponseMeta, ctx.Meta)
 	}
+	recycle(ctx)
 	return res, err
 }
 
-// toParams turns call params into an object: maps are used as they are, other values
-// (structs) go through JSON, nil is an empty object.
+// toParams turns an event's data into an object, as callParams does, except that a map is
+// copied.
 func toParams(params any) (map[string]any, error) {
+	p, shared, err := callParams(params)
+	if shared {
+		// An event's payload: a copy, so handlers never write into the emitter's map.
+		p = maps.Clone(p)
+	}
+	return p, err
+}
+
+// callParams turns call params into an object, as toParams, except that a map is not
+// copied: shared reports that the returned map is the caller's own. A local call's context
+// carries it as it is, as Moleculer's does; the broker never writes into it (the validator
+// copies it at its first write: validatorMiddleware), so a copy per call would only cost
+// two allocations. A handler that changes ctx.Params of a local call changes the caller's
+// map, as in Moleculer.
+func callParams(params any) (p map[string]any, shared bool, err error) {
 	switch p := params.(type) {
 	case nil:
-		return map[string]any{}, nil
+		return map[string]any{}, false, nil
 	case map[string]any:
 		if p == nil { // a nil map is no params: {} on the wire, as Moleculer sends, never null
-			return map[string]any{}, nil
+			return map[string]any{}, false, nil
 		}
-		// A copy: the validator writes defaults and conversions into params, and the
-		// caller's map must not change under it.
-		return maps.Clone(p), nil
+		return p, true, nil
 	}
 	raw, err := json.Marshal(params)
 	if err != nil {
-		return nil, errs.Client("params cannot be serialized: "+err.Error(), 400, "INVALID_PARAMS", nil)
+		return nil, false, errs.Client("params cannot be serialized: "+err.Error(), 400, "INVALID_PARAMS", nil)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, errs.Client(fmt.Sprintf("params must be an object, not %T", params), 400, "INVALID_PARAMS", nil)
+		return nil, false, errs.Client(fmt.Sprintf("params must be an object, not %T", params), 400, "INVALID_PARAMS", nil)
 	}
-	return m, nil
+	return m, false, nil
 }
 
 func (b *Broker) newContext(parent *Context, action string, params any, o CallOptions) (*Context, error) {
-	p, err := toParams(params)
+	p, shared, err := callParams(params)
 	if err != nil {
 		return nil, err
 	}
-	ctx := &Context{ID: b.newID(), Action: action, Params: p, Options: o, broker: b, NodeID: b.nodeID, Level: 1}
+	ctx := ctxPool.Get().(*Context)
+	meta := ctx.Meta // a recycled context's map, emptied; nil on a new one
+	*ctx = Context{ID: b.newID(), Action: action, Params: p, Options: o, broker: b, NodeID: b.nodeID, Level: 1, sharedParams: shared, Meta: meta}
 	if parent != nil {
 		ctx.ParentID, ctx.RequestID, ctx.Level = parent.ID, parent.RequestID, parent.Level+1
 		if parent.Service != nil {
 			ctx.Caller = parent.Service.FullName
 		}
-		ctx.Meta = maps.Clone(parent.Meta)
+		if ctx.Meta == nil {
+			ctx.Meta = make(map[string]any, len(parent.Meta))
+		}
+		maps.Copy(ctx.Meta, parent.Meta)
 	} else {
 		ctx.RequestID = o.RequestID
 		if ctx.RequestID == "" {
@@ -211,6 +230,9 @@ func (b *Broker) dispatch(ctx *Context) (any, error) {
 	}
 	ctx.Endpoint = ep
 	ctx.NodeID = ep.NodeID // as Moleculer's ctx.setEndpoint: the caller's ctx names its target
+	if !ep.Local || ep.exposes {
+		ctx.exposed = true // a request in flight, or code outside the broker, may keep it
+	}
 	if ep.Local {
 		ctx.Service = ep.def.service
 	}
@@ -251,12 +273,15 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 			}
 		}
 	}
-	candidates := make([]*Endpoint, 0, len(list.endpoints))
+	// The candidate list lives in b.candidates, reused under b.mu: the built-in strategies
+	// do not keep it past Select.
+	candidates := b.candidates[:0]
 	for _, ep := range list.endpoints {
 		if b.endpointAvailable(ep) {
 			candidates = append(candidates, ep)
 		}
 	}
+	defer func() { clear(candidates); b.candidates = candidates[:0] }()
 	if len(candidates) == 0 {
 		return nil, errs.ServiceNotAvailable(ctx.Action, "")
 	}
@@ -270,6 +295,7 @@ func (b *Broker) endpointAvailable(ep *Endpoint) bool {
 // applyCallFallback answers a failed call with its fallbackResponse.
 func (b *Broker) applyCallFallback(ctx *Context, fb any, err error) (any, error) {
 	if fn, ok := fb.(func(ctx *Context, err error) (any, error)); ok {
+		ctx.exposed = true
 		return fn(ctx, err)
 	}
 	return fb, nil
@@ -282,7 +308,13 @@ func (b *Broker) wrapLocal(ep *Endpoint) Handler {
 	for i := len(b.middlewares) - 1; i >= 0; i-- {
 		if w := b.middlewares[i].LocalAction; w != nil {
 			h = w(h, ep)
+			if i < b.builtinLo || i >= b.builtinHi {
+				ep.exposes = true
+			}
 		}
+	}
+	if d := ep.Def(); d != nil && d.Cache != nil && b.opts.Cacher != nil && (d.Cache.KeyFunc != nil || b.opts.CacheDefaults.KeyFunc != nil) {
+		ep.exposes = true // the KeyFunc gets ctx.Params and ctx.Meta
 	}
 	return b.recoverLocal(h, ep.Action)
 }
@@ -319,6 +351,12 @@ func (b *Broker) wrapRemote(ep *Endpoint) Handler {
 func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 	def := ep.def
 	return func(ctx *Context) (res any, err error) {
+		if !ctx.exposed {
+			// The handler may keep ctx. Under a timeout this runs in a task of its own while
+			// the caller may already be in recycle; the timeout middleware set exposed before
+			// starting the task, so the task only reads it.
+			ctx.exposed = true
+		}
 		if b.journal != nil {
 			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
 		}

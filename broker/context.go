@@ -30,9 +30,12 @@ type Context struct {
 	Event          string
 	EventGroups    []string
 	EventBroadcast bool
-	Params         map[string]any
-	Meta           map[string]any
-	Options        CallOptions
+	// Params are the call's params. On a local call they are the caller's own map, as in
+	// Moleculer (the validator's defaults and conversions go into a copy: callParams): a
+	// handler must not write into them unless it means the caller to see it.
+	Params  map[string]any
+	Meta    map[string]any
+	Options CallOptions
 	// Endpoint is the endpoint chosen for this call.
 	Endpoint *Endpoint
 	// Service is the service serving the action or event, on the serving node.
@@ -61,6 +64,11 @@ type Context struct {
 	// every retry runs in a copy with its own ID.
 	logicalID string
 	rawParams json.RawMessage
+	// sharedParams: Params is the caller's own map (a local call's, see callParams), which
+	// the broker must not write into.
+	sharedParams bool
+	// exposed: code outside the broker got the context (see recycle).
+	exposed bool
 	// timeout is the storage Options.Timeout points to when the broker resolves the timeout
 	// itself (the timeout middleware, a served request, a nested call's remaining budget).
 	timeout time.Duration
@@ -83,7 +91,7 @@ func (c *Context) retryCopy(id string) *Context {
 	return &Context{
 		ID: id, RequestID: c.RequestID, ParentID: c.ParentID, Level: c.Level, Caller: c.Caller,
 		NodeID: c.NodeID, Action: c.Action, Params: c.Params, Meta: c.Meta, Options: c.Options,
-		broker: c.broker, retries: c.retries + 1, logicalID: c.callID(),
+		broker: c.broker, retries: c.retries + 1, logicalID: c.callID(), sharedParams: c.sharedParams,
 	}
 }
 
@@ -222,7 +230,36 @@ func (c *Context) Call(action string, params any, opts ...CallOption) (any, erro
 	if o.ResponseMeta != nil {
 		maps.Copy(o.ResponseMeta, child.Meta)
 	}
+	recycle(child)
 	return res, err
+}
+
+// ctxPool holds contexts for reuse by newContext.
+var ctxPool = sync.Pool{New: func() any { return new(Context) }}
+
+// recycle returns a finished call's context to ctxPool, with its Meta map emptied for the
+// next call, when nothing can still refer to it. The rule: a context (or its Meta) that
+// reached code outside the broker is never recycled, since that code may keep it after
+// the call — a handler that stores ctx, or starts a goroutine with it, must find it
+// intact. So a context is recycled only if the call ran on a local endpoint and none of
+// these happened (each sets exposed, or is checked here):
+//   - the handler ran (invokeLocal), or an action or call fallback function;
+//   - the chain holds a user middleware or observer, or a cache KeyFunc (Endpoint.exposes);
+//   - a timeout was armed (its timer and the handler's task may outlive the call);
+//   - a retry ran (the retry's context shares Meta);
+//   - the endpoint was remote (a request in flight refers to it until it settles).
+//
+// What is left is a call the broker answered alone: a cache hit, a validation error, a
+// full bulkhead queue; those are the calls whose cost is the broker's own. Strings taken
+// from a context (its ID, its action) are ordinary strings and stay valid.
+func recycle(ctx *Context) {
+	if ctx.exposed || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
+		return
+	}
+	meta := ctx.Meta
+	clear(meta)
+	*ctx = Context{Meta: meta}
+	ctxPool.Put(ctx)
 }
 
 // Emit emits an event as part of this context: delivered once per group.

@@ -3,6 +3,7 @@ package broker
 import (
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/validator"
 )
 
 // Middleware wraps handlers, as Moleculer's middleware hooks do. Each hook receives the
@@ -38,6 +39,7 @@ func (e *Endpoint) Def() *Action {
 // (Options.Observers) go outside them, user middlewares inside (Options.Middlewares, then Use).
 func (b *Broker) builtinMiddlewares() []Middleware {
 	ms := append([]Middleware(nil), b.opts.Observers...)
+	b.builtinLo = len(ms)
 	ms = append(ms,
 		b.fallbackMiddleware(),
 		b.retryMiddleware(),
@@ -47,6 +49,7 @@ func (b *Broker) builtinMiddlewares() []Middleware {
 		b.bulkheadMiddleware(),
 		b.validatorMiddleware(),
 	)
+	b.builtinHi = len(ms)
 	return append(ms, b.opts.Middlewares...)
 }
 
@@ -60,7 +63,15 @@ func (b *Broker) validatorMiddleware() Middleware {
 			}
 			v := ep.def.validator
 			return func(ctx *Context) (any, error) {
-				if fes := v.Validate(ctx.Params); len(fes) > 0 {
+				var fes []validator.FieldError
+				if ctx.sharedParams {
+					// The caller's map: defaults and conversions go into a copy (made only
+					// if the schema writes), which the handler then sees.
+					ctx.Params, fes = v.ValidateShared(ctx.Params)
+				} else {
+					fes = v.Validate(ctx.Params)
+				}
+				if len(fes) > 0 {
 					data := make([]map[string]any, 0, len(fes))
 					for _, fe := range fes {
 						m := map[string]any{"type": fe.Type, "message": fe.Message, "field": fe.Field,
@@ -102,6 +113,7 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			if t <= 0 {
 				return next(ctx)
 			}
+			ctx.exposed = true // the timer and the handler's task may outlive the call
 			att := ctx.attempt
 			att.timeout = t
 			if ctx.served {
@@ -169,6 +181,7 @@ func (b *Broker) fallbackMiddleware() Middleware {
 					if ctx.Options.FallbackResponse != nil && !ctx.served {
 						return res, err
 					}
+					ctx.exposed = true // the fallback is user code
 					return fb(ctx, err)
 				}
 				return res, nil

@@ -52,6 +52,10 @@ type Endpoint struct {
 	id      string     // ID(), built once when the endpoint is registered
 	// blocked is set while the endpoint's circuit breaker keeps it out of the balancer.
 	blocked bool
+	// exposes is set on a local endpoint whose chain hands the context, or its maps, to code
+	// outside the broker before the handler (a user middleware or observer, a cache KeyFunc):
+	// such a context is never recycled (see recycle).
+	exposes bool
 }
 
 // ID names the endpoint as "<node>:<action>", the breaker's and the journal's key.

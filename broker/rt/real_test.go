@@ -1,6 +1,8 @@
 package rt_test
 
 import (
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +65,50 @@ func TestRealTimerReset(t *testing.T) {
 	}
 	if rt.Describes(r) || !rt.Describes(rt.NewSim(1)) {
 		t.Fatal("Describes: want false for the real runtime, true for the simulator")
+	}
+}
+
+// TestRealSignalWakesFairly: callers in a closed loop with one server goroutine (a transport
+// answering requests) share the server fairly. Without the yield in Wait, the caller the
+// server woke last runs first and calls again, and it and the server hand the CPU back and
+// forth while the other callers wait (up to a time slice each time). The assertion is on
+// counts, not durations: each of 10 callers gets at least a quarter of its fair share.
+func TestRealSignalWakesFairly(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P: the scheduler's order is the test's subject
+	r := rt.NewReal()
+	const callers, total = 10, 20000
+	requests := make(chan rt.Signal, callers)
+	stop := make(chan struct{})
+	go func() { // the server: answers each request as soon as it has it
+		for {
+			select {
+			case sig := <-requests:
+				sig.Fire()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var served atomic.Int64
+	counts := make([]int64, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for served.Add(1) <= total {
+				sig := r.NewSignal("answer")
+				requests <- sig
+				sig.Wait()
+				counts[i]++
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	for i, n := range counts {
+		if n < total/callers/4 {
+			t.Fatalf("caller %d was answered %d times of %d (counts %v): starved", i, n, total, counts)
+		}
 	}
 }

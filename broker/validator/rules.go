@@ -268,6 +268,9 @@ func (c *objectRule) check(s *state, r *rule, v any, _ map[string]any) (any, out
 		return v, keep
 	}
 
+	// The params object of ValidateShared belongs to the caller: copied before its first
+	// write (see state.own). Nested objects are written in place, as by Validate.
+	root := len(s.path) == 0 && s.shared
 	changed := false
 	for _, p := range c.props {
 		s.pushName(p.name)
@@ -277,9 +280,15 @@ func (c *objectRule) check(s *state, r *rule, v any, _ map[string]any) (any, out
 		out, oc := s.validate(p.rule, val, present, m)
 		switch oc {
 		case replace:
+			if root {
+				m = s.own(m)
+			}
 			m[p.name] = out
 			changed = true
 		case remove:
+			if root {
+				m = s.own(m)
+			}
 			delete(m, p.name)
 			changed = true
 		}
@@ -300,6 +309,9 @@ func (c *objectRule) check(s *state, r *rule, v any, _ map[string]any) (any, out
 				// fastest-validator only strips keys from params that are
 				// otherwise valid so far.
 				if len(s.errs) == 0 {
+					if root {
+						m = s.own(m)
+					}
 					for _, k := range extra {
 						delete(m, k)
 					}

@@ -72,6 +72,7 @@ package validator
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,6 +152,38 @@ func (v *Validator) Validate(params map[string]any) []FieldError {
 	return errs
 }
 
+// ValidateShared is Validate for params the caller still owns (a local call's map, which
+// may be shared between calls or goroutines): it never writes into params itself. When the
+// schema writes a top-level field (a default, a conversion, a removal), the writes go into a
+// copy of params, made at the first of them, and that copy is returned; otherwise params is
+// returned as it is, and valid params that need no sanitising cost no allocation. Nested
+// objects and arrays are sanitised in place, exactly as Validate does.
+func (v *Validator) ValidateShared(params map[string]any) (map[string]any, []FieldError) {
+	if params == nil {
+		params = map[string]any{}
+	}
+	s := statePool.Get().(*state)
+	s.path = s.buf[:0]
+	s.shared, s.copy = true, nil
+	v.root.check(s, v.root, params, nil)
+	if s.copy != nil {
+		params = s.copy
+	}
+	errs := s.result()
+	s.reset()
+	statePool.Put(s)
+	return params, errs
+}
+
+// own returns the map the root object may write into: under ValidateShared, a copy of
+// params made once per call.
+func (s *state) own(m map[string]any) map[string]any {
+	if s.copy == nil {
+		s.copy = maps.Clone(m)
+	}
+	return s.copy
+}
+
 // statePool recycles the per-call scratch space: valid params then cost no allocation.
 var statePool = sync.Pool{New: func() any { return new(state) }}
 
@@ -161,6 +194,7 @@ func (s *state) reset() {
 	clear(s.buf[:])
 	s.path = nil
 	s.label = ""
+	s.shared, s.copy = false, nil
 }
 
 // outcome tells the parent container what to do with a validated value.
@@ -187,6 +221,10 @@ type state struct {
 	path  []seg
 	label string
 	buf   [8]seg // backing store for path: params rarely nest deeper
+	// shared is set by ValidateShared: the root object is copied (into copy) before it is
+	// written.
+	shared bool
+	copy   map[string]any
 }
 
 type pendingError struct {

@@ -2,6 +2,7 @@ package validator
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"regexp"
 	"sync"
@@ -31,13 +32,80 @@ func runCases(t *testing.T, cases []validateCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := Compile(tc.schema)
 			require.NoError(t, err)
+			shared := deepCopy(tc.params)
 			got := v.Validate(tc.params)
 			assert.Equal(t, tc.want, got)
 			if tc.after != nil {
 				assert.Equal(t, tc.after, tc.params)
 			}
+
+			// ValidateShared finds the same errors and yields the params Validate leaves
+			// behind, without touching the caller's top-level map.
+			if shared == nil {
+				return
+			}
+			before := maps.Clone(shared)
+			out, gotShared := v.ValidateShared(shared)
+			assert.Equal(t, tc.want, gotShared)
+			assert.Equal(t, tc.params, out)
+			assert.Equal(t, before, shared, "the caller's map is left alone")
 		})
 	}
+}
+
+// deepCopy copies the JSON containers of params, so that Validate and ValidateShared each
+// get their own.
+func deepCopy(params map[string]any) map[string]any {
+	if params == nil {
+		return nil
+	}
+	var cp func(v any) any
+	cp = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if x == nil {
+				return x // a typed nil is null, not an empty object
+			}
+			m := make(map[string]any, len(x))
+			for k, e := range x {
+				m[k] = cp(e)
+			}
+			return m
+		case []any:
+			if x == nil {
+				return x
+			}
+			s := make([]any, len(x))
+			for i, e := range x {
+				s[i] = cp(e)
+			}
+			return s
+		}
+		return v
+	}
+	return cp(params).(map[string]any)
+}
+
+func TestValidateSharedCopiesOnlyToWrite(t *testing.T) {
+	v := MustCompile(Schema{"a": "number", "b": map[string]any{"type": "number", "default": 7}})
+	in := map[string]any{"a": 1.0, "b": 2.0}
+	out, errs := v.ValidateShared(in)
+	require.Nil(t, errs)
+	out["probe"] = true
+	assert.Equal(t, true, in["probe"], "nothing to write: the caller's map itself, no copy")
+
+	in = map[string]any{"a": 1.0}
+	out, errs = v.ValidateShared(in)
+	require.Nil(t, errs)
+	assert.Equal(t, map[string]any{"a": 1.0, "b": 7}, out)
+	assert.Equal(t, map[string]any{"a": 1.0}, in, "the default went into a copy")
+
+	strict := MustCompile(Schema{"$$strict": "remove", "a": "number"})
+	in = map[string]any{"a": 1.0, "x": "extra"}
+	out, errs = strict.ValidateShared(in)
+	require.Nil(t, errs)
+	assert.Equal(t, map[string]any{"a": 1.0}, out)
+	assert.Equal(t, map[string]any{"a": 1.0, "x": "extra"}, in)
 }
 
 func TestWireSample(t *testing.T) {

@@ -236,7 +236,8 @@ func (n *Network) arrive(d Delivery, r Route) {
 	n.mu.Unlock()
 	if to == nil {
 		if onDrop != nil {
-			onDrop(&d, "receiver not connected")
+			dropped := d // taking d's own address would move every delivery to the heap
+			onDrop(&dropped, "receiver not connected")
 		}
 		return
 	}

@@ -1,0 +1,112 @@
+package broker_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/broker"
+	"github.com/faultline/faultline/broker/cache"
+	"github.com/faultline/faultline/broker/rt"
+)
+
+// cachedProduct is a broker with product.get cached by id; keep receives each context the
+// handler runs with.
+func cachedProduct(t *testing.T, opts broker.Options, co broker.CacheOptions, keep func(*broker.Context)) *broker.Broker {
+	t.Helper()
+	r := rt.NewReal()
+	opts.Runtime, opts.Cacher = r, cache.NewMemory(r)
+	b := broker.MustNew(opts)
+	co.TTL = broker.Dur(time.Hour)
+	b.MustAddService(&broker.Service{Name: "product", Actions: map[string]broker.Action{
+		"get": {Params: map[string]any{"id": "number"}, Cache: &co,
+			Handler: func(ctx *broker.Context) (any, error) {
+				keep(ctx)
+				return map[string]any{"id": ctx.Params["id"]}, nil
+			}},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	return b
+}
+
+// kept is what a context said when it was kept, to compare with what it says later.
+type kept struct {
+	ctx            *broker.Context
+	id, action, of string
+}
+
+func keepCtx(ctx *broker.Context) kept {
+	tenant, _ := ctx.Meta["tenant"].(string)
+	return kept{ctx: ctx, id: ctx.ID, action: ctx.Action, of: tenant}
+}
+
+// requireIntact checks that no kept context was reused for a later call.
+func requireIntact(t *testing.T, ks []kept) {
+	t.Helper()
+	seen := map[*broker.Context]bool{}
+	for _, k := range ks {
+		require.False(t, seen[k.ctx], "a kept context served a second call")
+		seen[k.ctx] = true
+		tenant, _ := k.ctx.Meta["tenant"].(string)
+		require.Equal(t, k, kept{ctx: k.ctx, id: k.ctx.ID, action: k.ctx.Action, of: tenant})
+	}
+}
+
+// A handler that keeps its context finds it intact after any number of later calls, cache
+// hits included (which the broker answers alone, and whose contexts it reuses).
+func TestKeptHandlerContextIsNotRecycled(t *testing.T) {
+	var ks []kept
+	b := cachedProduct(t, broker.Options{}, broker.CacheOptions{Keys: []string{"id"}}, func(ctx *broker.Context) { ks = append(ks, keepCtx(ctx)) })
+	for i := range 3 {
+		_, err := b.Call("product.get", map[string]any{"id": float64(i)}, broker.WithMeta(map[string]any{"tenant": fmt.Sprint("t", i)}))
+		require.NoError(t, err)
+	}
+	for i := range 200 { // hits
+		_, err := b.Call("product.get", map[string]any{"id": float64(i % 3)}, broker.WithMeta(map[string]any{"tenant": "hit"}))
+		require.NoError(t, err)
+	}
+	require.Len(t, ks, 3, "three misses ran the handler")
+	requireIntact(t, ks)
+	require.Equal(t, "t2", ks[2].of)
+}
+
+// A user middleware that keeps the contexts of cache hits (the handler never sees them)
+// keeps them intact too: a context that reached code outside the broker is never reused.
+func TestKeptMiddlewareContextIsNotRecycled(t *testing.T) {
+	var ks []kept
+	mw := broker.Middleware{Name: "keeper", LocalAction: func(next broker.Handler, _ *broker.Endpoint) broker.Handler {
+		return func(ctx *broker.Context) (any, error) {
+			ks = append(ks, keepCtx(ctx))
+			return next(ctx)
+		}
+	}}
+	b := cachedProduct(t, broker.Options{Observers: []broker.Middleware{mw}}, broker.CacheOptions{Keys: []string{"id"}}, func(*broker.Context) {})
+	for i := range 100 {
+		_, err := b.Call("product.get", map[string]any{"id": 1.0}, broker.WithMeta(map[string]any{"tenant": fmt.Sprint("t", i)}))
+		require.NoError(t, err)
+	}
+	require.Len(t, ks, 100)
+	requireIntact(t, ks)
+	require.Equal(t, "t99", ks[99].of)
+}
+
+// A cache KeyFunc gets the context's Meta map; one that keeps it finds it intact.
+func TestKeptKeyFuncMetaIsNotRecycled(t *testing.T) {
+	var metas []map[string]any
+	keyFunc := func(action string, params, meta map[string]any) string {
+		metas = append(metas, meta)
+		return action + ":" + fmt.Sprint(params["id"])
+	}
+	b := cachedProduct(t, broker.Options{}, broker.CacheOptions{KeyFunc: keyFunc}, func(*broker.Context) {})
+	for i := range 100 {
+		_, err := b.Call("product.get", map[string]any{"id": 1.0}, broker.WithMeta(map[string]any{"tenant": fmt.Sprint("t", i)}))
+		require.NoError(t, err)
+	}
+	require.Len(t, metas, 100)
+	for i, m := range metas {
+		require.Equal(t, map[string]any{"tenant": fmt.Sprint("t", i)}, m)
+	}
+}
