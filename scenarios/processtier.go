@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
+	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/testutil"
 )
@@ -92,6 +94,8 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			}
 		case "error", "delay", "hang", "panic":
 			// applied in the node processes over their control subjects (remoteFault)
+		case "asymmetric":
+			// made by the receiving nodes' transporters (oneWay)
 		case "cacher-down", "cacher-slow", "db-down", "db-slow":
 			why = "cacher and database faults are not supported on the process tier yet"
 		case "skew":
@@ -170,6 +174,8 @@ func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.F
 	return func(f FaultSpec, fault faults.Fault) faults.Fault {
 		switch f.Kind {
 		case "error", "delay", "hang", "panic":
+		case "asymmetric":
+			return oneWay{Fault: fault, spec: f, procs: procs, ctl: ctl}
 		default:
 			return fault
 		}
@@ -184,4 +190,64 @@ func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.F
 		}
 		return remoteFault{Fault: fault, spec: f, nodes: nodes, ctl: ctl}
 	}
+}
+
+// A Cutter makes a harness node drop what arrives from some peers (the process tiers).
+type Cutter interface {
+	Cut(name, to string, from []string, types []packet.Type) error
+	Uncut(name, to string)
+}
+
+// oneWay is an asymmetric partition on the process tiers. One TCP route carries both
+// directions between two NATS servers, so it cannot be cut one way in the network: each node
+// of To drops, in its own transporter, what comes from the nodes of From (a process node told
+// over its control subject, a harness node through the tier).
+type oneWay struct {
+	faults.Fault // faults.Asymmetric: its kind and attributes; not applied (no memnet here)
+	spec         FaultSpec
+	procs        map[string]bool
+	ctl          testutil.Controller
+}
+
+func (o oneWay) Validate(*faults.Env) error { return nil }
+
+func (o oneWay) Apply(env *faults.Env) (func(), error) {
+	name := fmt.Sprintf("%s#%d", env.Name, env.Occurrence)
+	cutter, _ := o.ctl.(Cutter)
+	var types []packet.Type
+	for _, t := range o.spec.Types {
+		types = append(types, packet.Type(strings.ToUpper(t)))
+	}
+	send := func(op, node string) error {
+		msg, err := json.Marshal(ControlMessage{Op: op, Name: name, Fault: o.spec})
+		if err != nil {
+			return err
+		}
+		return o.ctl.Control(node, msg)
+	}
+	var errs []error
+	for _, to := range o.spec.To {
+		switch {
+		case o.procs[to]:
+			errs = append(errs, send("apply", to))
+		case cutter != nil:
+			errs = append(errs, cutter.Cut(name, to, o.spec.From, types))
+		default:
+			errs = append(errs, fmt.Errorf("tier cannot cut %s's incoming packets", to))
+		}
+	}
+	heal := func() {
+		for _, to := range o.spec.To {
+			if o.procs[to] {
+				_ = send("heal", to) // a node that is gone has nothing to heal
+			} else if cutter != nil {
+				cutter.Uncut(name, to)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		heal()
+		return nil, err
+	}
+	return heal, nil
 }

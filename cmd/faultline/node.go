@@ -23,6 +23,9 @@ import (
 	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/transport"
+	"github.com/faultline/faultline/broker/transport/cut"
 	"github.com/faultline/faultline/broker/rt"
 	fnats "github.com/faultline/faultline/broker/transport/nats"
 	"github.com/faultline/faultline/faults"
@@ -180,6 +183,7 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		opts.Journal = h.journal
 		if h.faults != nil {
 			opts.Middlewares = append(opts.Middlewares, h.faults.Middleware())
+			opts.Transporter = h.wrap(c.id, opts.Transporter)
 		}
 	}
 	b, err := broker.New(opts)
@@ -402,6 +406,20 @@ type harnessLink struct {
 	nc      *nats.Conn
 	journal *journal.Journal
 	faults  *faults.Injector
+	// cut drops what arrives from the peers of the one-way partitions the harness sent.
+	cut *cut.Filter
+}
+
+// wrap puts the node's transporter behind the link's filter of one-way partitions; the
+// packets it drops are journaled as memnet's are.
+func (h *harnessLink) wrap(nodeID string, tr transport.Transporter) transport.Transporter {
+	h.cut = cut.Wrap(tr, func(m packet.Message, rule string) {
+		if m.Type != packet.Heartbeat {
+			h.journal.Record("", journal.PacketDropped, map[string]any{
+				"from": m.Sender, "to": nodeID, "type": string(m.Type), "fault": rule, "broadcast": m.Target == ""})
+		}
+	})
+	return h.cut
 }
 
 // linkHarness publishes every journal entry on journalSubject, and applies and heals the
@@ -435,6 +453,13 @@ func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject 
 			}
 			switch msg.Op {
 			case "apply":
+				if msg.Fault.Kind == "asymmetric" {
+					// this node is on the receiving side: it drops what the cut peers send
+					if h.cut != nil {
+						h.cut.Drop(msg.Name, msg.Fault.From, packetTypes(msg.Fault.Types))
+					}
+					return
+				}
 				f, err := scenarios.FaultOf(msg.Fault)
 				if err == nil {
 					err = h.faults.Add(faults.Spec{Name: msg.Name, Fault: f})
@@ -443,6 +468,9 @@ func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject 
 					log.Warn("fault not applied", "fault", msg.Name, "err", err)
 				}
 			case "heal":
+				if h.cut != nil {
+					h.cut.Heal(msg.Name)
+				}
 				h.faults.Heal(msg.Name)
 			default:
 				log.Warn("bad control message dropped", "subject", m.Subject, "op", msg.Op)
@@ -465,4 +493,12 @@ func (h *harnessLink) close() {
 	}
 	_ = h.nc.Flush()
 	h.nc.Close()
+}
+
+func packetTypes(names []string) []packet.Type {
+	var out []packet.Type
+	for _, n := range names {
+		out = append(out, packet.Type(strings.ToUpper(n)))
+	}
+	return out
 }

@@ -29,8 +29,10 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/faultline/faultline/broker/journal"
+	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/broker/rt"
 	"github.com/faultline/faultline/broker/transport"
+	"github.com/faultline/faultline/broker/transport/cut"
 	"github.com/faultline/faultline/broker/transport/memnet"
 	natstransport "github.com/faultline/faultline/broker/transport/nats"
 	"github.com/faultline/faultline/faults"
@@ -79,6 +81,10 @@ type tier struct {
 	redis     *sharedRedis          // started at the first node with a redis cacher
 	// newRedis starts the shared Redis (startRedis; a container on the containers tier).
 	newRedis func() (*sharedRedis, error)
+	// cuts are the one-way partition filters of the harness's own nodes; journal is the
+	// cluster's (known from the first Spawn), where their drops are journaled.
+	cuts    map[string]*cut.Filter
+	journal *journal.Journal
 }
 
 func binary(spec *testutil.Spec, name string) (string, error) {
@@ -102,7 +108,7 @@ func newTier(name, bin string, net network) (*tier, error) {
 		return nil, err
 	}
 	return &tier{name: name, runtime: rt.NewReal(), net: net, bin: bin, dir: dir, procs: map[string]*process{},
-		collector: map[string]*nats.Conn{}, newRedis: startRedis}, nil
+		collector: map[string]*nats.Conn{}, newRedis: startRedis, cuts: map[string]*cut.Filter{}}, nil
 }
 
 func open(spec *testutil.Spec) (testutil.Tier, error) {
@@ -130,9 +136,46 @@ func (t *tier) Net() *memnet.Network    { return nil }
 func (t *tier) Links() faults.Links     { return t.net.Links() }
 func (t *tier) PollStep() time.Duration { return 5 * time.Millisecond }
 
-// Transporter connects an in-process node (a workload's) to its own server.
+// Transporter connects an in-process node (a workload's) to its own server, behind a
+// filter for one-way partitions (Cut).
 func (t *tier) Transporter(nodeID string) transport.Transporter {
-	return natstransport.New(natstransport.Options{URL: t.net.ClientURL(nodeID), ReconnectWait: 100 * time.Millisecond})
+	inner := natstransport.New(natstransport.Options{URL: t.net.ClientURL(nodeID), ReconnectWait: 100 * time.Millisecond})
+	f := cut.Wrap(inner, func(m packet.Message, rule string) {
+		t.mu.Lock()
+		j := t.journal
+		t.mu.Unlock()
+		if m.Type != packet.Heartbeat {
+			j.Record("", journal.PacketDropped, map[string]any{
+				"from": m.Sender, "to": nodeID, "type": string(m.Type), "fault": rule, "broadcast": m.Target == ""})
+		}
+	})
+	t.mu.Lock()
+	t.cuts[nodeID] = f
+	t.mu.Unlock()
+	return f
+}
+
+// Cut makes the harness's node `to` drop what arrives from `from` (of types, none: all)
+// until Uncut: the receiving half of a one-way partition.
+func (t *tier) Cut(name, to string, from []string, types []packet.Type) error {
+	t.mu.Lock()
+	f := t.cuts[to]
+	t.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("tier %s: %s is not a node of the harness", t.name, to)
+	}
+	f.Drop(name, from, types)
+	return nil
+}
+
+// Uncut removes the rule.
+func (t *tier) Uncut(name, to string) {
+	t.mu.Lock()
+	f := t.cuts[to]
+	t.mu.Unlock()
+	if f != nil {
+		f.Heal(name)
+	}
 }
 
 func (t *tier) current(id string) (*process, error) {
@@ -238,6 +281,9 @@ func (t *tier) collect(id string, j *journal.Journal) error {
 
 // Spawn starts a node process and waits until it has joined.
 func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process, error) {
+	t.mu.Lock()
+	t.journal = j
+	t.mu.Unlock()
 	if err := t.collect(ns.ID, j); err != nil {
 		return nil, err
 	}
