@@ -88,7 +88,10 @@ func (b *Broker) receive(m packet.Message) {
 	if h := b.opts.Hooks.PacketReceived; h != nil {
 		h(m.Type, len(m.Body))
 	}
-	p, err := packet.Decode(m)
+	p, err := m.Payload, error(nil)
+	if p == nil { // not decoded by the transporter (packet.DecodeExact)
+		p, err = packet.Decode(m)
+	}
 	if err != nil {
 		b.log.Warn("dropped malformed packet", "type", m.Type, "from", m.Sender, "err", err)
 		b.journal.Record(b.nodeID, journal.PacketBad, map[string]any{"type": string(m.Type), "from": m.Sender, "error": err.Error()})

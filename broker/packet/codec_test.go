@@ -278,3 +278,47 @@ func FuzzCodec(f *testing.F) {
 		}
 	})
 }
+
+// DecodeExact takes the packets Moleculer writes (the captured REQ, RES, EVENT, HEARTBEAT)
+// and leaves everything else to Decode.
+func TestDecodeExact(t *testing.T) {
+	sample := wireSample(t)
+	accepted := 0
+	for _, typ := range []Type{Request, Response, Event, Heartbeat} {
+		for _, body := range sample[typ] {
+			p, sender, ok := DecodeExact(typ, body)
+			want, err := Decode(Message{Type: typ, Body: body})
+			if r, isRes := want.(*ResponsePayload); isRes && r.Error != nil {
+				if ok { // an error answer goes to encoding/json (errs.Error's fields)
+					t.Fatalf("DecodeExact took an error answer: %s", body)
+				}
+				continue
+			}
+			if err != nil || !ok || !reflect.DeepEqual(p, want) || sender != header(want).Sender || sender == "" {
+				t.Fatalf("%s %s: DecodeExact = %v %q %v; Decode = %v, %v", typ, body, p, sender, ok, want, err)
+			}
+			accepted++
+		}
+	}
+	if accepted < 4 {
+		t.Fatalf("only %d captured packets of the four kinds", accepted)
+	}
+	for _, c := range []struct {
+		typ  Type
+		body string
+	}{
+		{Info, `{"ver":"5","sender":"a","services":[]}`},                                     // no exact decoder for INFO
+		{Request, `{"ver":"5","Sender":"a","id":"1","action":"x"}`},                          // a key in another case
+		{Request, `{"ver":"5","sender":"a","sender":"b","id":"1","action":"x"}`},             // a repeated key
+		{Request, `{"ver":"4","sender":"a","id":"1","action":"x"}`},                          // protocol 4
+		{Request, `{"ver":"5","id":"1","action":"x"}`},                                       // no sender
+		{Request, `{"ver":"5","sender":"a","action":"x"}`},                                   // no id
+		{Response, `{"ver":"5","sender":"a","id":"1","success":false,"error":{"name":"E"}}`}, // an error answer
+		{Event, `{"ver":"5","sender":"a","id":"1","event":"e"} x`},                           // trailing bytes
+		{Heartbeat, `{"ver":"5","sender":"a","cpu":"high"}`},                                 // a field of the wrong type
+	} {
+		if p, sender, ok := DecodeExact(c.typ, []byte(c.body)); ok || p != nil || sender != "" {
+			t.Errorf("DecodeExact(%s, %s) = %v %q %v, want a fall-back", c.typ, c.body, p, sender, ok)
+		}
+	}
+}
