@@ -88,6 +88,13 @@ func checkMarshal(t testing.TB, p any) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%#v:\ncodec         %s\nencoding/json %s", p, got, want)
 	}
+	// AppendMarshal writes the same bytes after what the buffer holds, which it keeps on
+	// an error.
+	prefix := []byte("prefix")
+	appended, appendErr := AppendMarshal(prefix[:len(prefix):len(prefix)], p)
+	if (appendErr == nil) != (wantErr == nil) || string(appended) != "prefix"+string(want) {
+		t.Fatalf("%#v: AppendMarshal = %q, %v; want %q", p, appended, appendErr, "prefix"+string(want))
+	}
 }
 
 // TestCodecWireSample: Moleculer's own packets take the fast path both ways and come out as

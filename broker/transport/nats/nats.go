@@ -271,6 +271,10 @@ func (t *Transport) parse(subject string, data []byte, nodeID string) (packet.Me
 	return packet.Message{Type: pt, Sender: h.Sender, Target: target, Body: data}, nil
 }
 
+// SendCopiesBody marks the transport as a transport.BodyCopier: nats.go's Publish copies
+// the body into the connection's write buffer before it returns.
+func (t *Transport) SendCopiesBody() {}
+
 // Send publishes m on its Moleculer subject.
 func (t *Transport) Send(m packet.Message) error {
 	nc := t.live.Load()
