@@ -102,10 +102,10 @@ func checkMarshal(t testing.TB, p any) {
 func TestCodecWireSample(t *testing.T) {
 	sample := wireSample(t)
 	fast := map[Type]func(any, []byte) bool{
-		Request:   func(p any, b []byte) bool { return decodeRequest(p.(*RequestPayload), b) },
-		Response:  func(p any, b []byte) bool { return decodeResponse(p.(*ResponsePayload), b) },
-		Event:     func(p any, b []byte) bool { return decodeEvent(p.(*EventPayload), b) },
-		Heartbeat: func(p any, b []byte) bool { return decodeHeartbeat(p.(*HeartbeatPayload), b) },
+		Request:   func(p any, b []byte) bool { return decodeRequest(p.(*RequestPayload), b, false) },
+		Response:  func(p any, b []byte) bool { return decodeResponse(p.(*ResponsePayload), b, false) },
+		Event:     func(p any, b []byte) bool { return decodeEvent(p.(*EventPayload), b, false) },
+		Heartbeat: func(p any, b []byte) bool { return decodeHeartbeat(p.(*HeartbeatPayload), b, false) },
 	}
 	counts := map[Type]int{}
 	for typ, bodies := range sample {
@@ -327,5 +327,32 @@ func TestDecodeExact(t *testing.T) {
 		if p, sender, ok := DecodeExact(c.typ, []byte(c.body)); ok || p != nil || sender != "" {
 			t.Errorf("DecodeExact(%s, %s) = %v %q %v, want a fall-back", c.typ, c.body, p, sender, ok)
 		}
+	}
+}
+
+// DecodeExact allocates only what the payload owns: the struct, its id and the two maps
+// (meta, headers). The sender and action are interned, a top-level call's requestID shares
+// its id, and params is a slice of the body, capped so that an append cannot write into it.
+func TestDecodeExactAllocations(t *testing.T) {
+	body := []byte(`{"id":"be731c13-9dcb-4457-a133-2bd56fafe735","action":"math.add","params":{"a":1,"b":2},"meta":{},"headers":{},` +
+		`"timeout":0,"level":1,"tracing":null,"parentID":null,"requestID":"be731c13-9dcb-4457-a133-2bd56fafe735","caller":null,"stream":false,"ver":"5","sender":"caller"}`)
+	DecodeExact(Request, body) // interns the names
+	if n := testing.AllocsPerRun(100, func() { DecodeExact(Request, body) }); n != 4 {
+		t.Fatalf("DecodeExact of a REQ: %v allocations, want 4", n)
+	}
+	p, _, _ := DecodeExact(Request, body)
+	r := p.(*RequestPayload)
+	if string(r.Params) != `{"a":1,"b":2}` || r.RequestID != r.ID || r.Sender != "caller" || r.Action != "math.add" {
+		t.Fatalf("decoded %+v", r)
+	}
+	_ = append(r.Params, 'x')
+	if !bytes.Contains(body, []byte(`{"a":1,"b":2},"meta"`)) {
+		t.Fatalf("an append to params wrote into the body: %s", body)
+	}
+	// Decode, for a body it may not keep (the simulated network hands one to every
+	// receiver), copies params.
+	q, _ := Decode(Message{Type: Request, Body: body})
+	if &q.(*RequestPayload).Params[0] == &body[bytes.Index(body, []byte(`{"a"`))] {
+		t.Fatal("Decode's params alias the body")
 	}
 }

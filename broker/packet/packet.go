@@ -276,21 +276,22 @@ func check(t Type, p any) error {
 // packet), for which the caller falls back to its full checks and Decode.
 //
 // It lets a transporter check a packet and decode it in one pass: in the exact form every
-// top-level key is known, so the body's "ver" and "sender" are the payload's.
+// top-level key is known, so the body's "ver" and "sender" are the payload's. body must be
+// the caller's to give away: the payload's raw values (params, data) are slices of it.
 func DecodeExact(t Type, body []byte) (p any, sender string, ok bool) {
 	switch t {
 	case Request:
 		v := &RequestPayload{}
-		p, ok = v, decodeRequest(v, body)
+		p, ok = v, decodeRequest(v, body, true)
 	case Response:
 		v := &ResponsePayload{}
-		p, ok = v, decodeResponse(v, body)
+		p, ok = v, decodeResponse(v, body, true)
 	case Event:
 		v := &EventPayload{}
-		p, ok = v, decodeEvent(v, body)
+		p, ok = v, decodeEvent(v, body, true)
 	case Heartbeat:
 		v := &HeartbeatPayload{}
-		p, ok = v, decodeHeartbeat(v, body)
+		p, ok = v, decodeHeartbeat(v, body, true)
 	}
 	if !ok || check(t, p) != nil {
 		return nil, "", false
