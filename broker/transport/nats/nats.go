@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,8 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 		natsgo.ReconnectWait(t.opts.ReconnectWait),
 		natsgo.Timeout(t.opts.ConnectTimeout),
 		natsgo.ReconnectBufSize(-1),
+		// Socket writes gathered by a goroutine of the connection (coalesce.go).
+		natsgo.SetCustomDialer(&dialer{net: net.Dialer{Timeout: t.opts.ConnectTimeout}, timeout: natsgo.DefaultFlusherTimeout}),
 		// A node never needs its own packets; Moleculer's transit skips them anyway.
 		natsgo.NoEcho(),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
