@@ -66,8 +66,22 @@ func (b *Broker) send(t packet.Type, target string, payload any) bool {
 // call fewer, and less for the collector to do.
 var bufs = sync.Pool{New: func() any { return new([]byte) }}
 
+// requests and responses recycle the payloads of a call's two packets: once serialized by
+// send, nothing keeps them.
+var (
+	requests  = sync.Pool{New: func() any { return new(packet.RequestPayload) }}
+	responses = sync.Pool{New: func() any { return new(packet.ResponsePayload) }}
+)
+
 // maxPooledBuf keeps a rare huge packet's buffer out of the pool.
 const maxPooledBuf = 64 << 10
+
+// releaseRequest recycles a REQ's payload and its params' buffer once send is done.
+func releaseRequest(p *packet.RequestPayload, buf *[]byte, params []byte) {
+	*p = packet.RequestPayload{}
+	requests.Put(p)
+	putBuf(buf, params)
+}
 
 func getBuf() *[]byte { return bufs.Get().(*[]byte) }
 
@@ -470,7 +484,9 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 	if !b.alive() {
 		return
 	}
-	out := &packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: noHeaders, Success: err == nil}
+	out := responses.Get().(*packet.ResponsePayload)
+	defer func() { *out = packet.ResponsePayload{}; responses.Put(out) }() // send is done with it
+	*out = packet.ResponsePayload{ID: p.ID, Meta: orEmpty(meta), Headers: noHeaders, Success: err == nil}
 	if err == nil {
 		buf := getBuf() // the result's JSON, copied into the packet by send
 		data, mErr := packet.AppendValue(*buf, res)
@@ -552,7 +568,8 @@ func (b *Broker) request(ctx *Context) (any, error) {
 		putBuf(buf, params)
 		return nil, errs.New("cannot serialize params: "+err.Error(), 500, "SERIALIZATION_ERROR", nil)
 	}
-	p := &packet.RequestPayload{
+	p := requests.Get().(*packet.RequestPayload)
+	*p = packet.RequestPayload{
 		ID: id, Action: ctx.Action, Params: params, Meta: orEmpty(ctx.Meta), Headers: noHeaders,
 		Level: ctx.Level, RequestID: ctx.RequestID,
 	}
@@ -575,15 +592,14 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	att.mu.Unlock()
 	b.mu.Unlock()
 	if att.isSettled() {
-		putBuf(buf, params)
+		releaseRequest(p, buf, params)
 		return att.result()
 	}
 	if b.journal != nil {
 		b.journal.Record(b.nodeID, journal.ReqSent, map[string]any{"id": id, "action": ctx.Action, "to": ep.NodeID, "level": ctx.Level, "timeout": msToDur(p.Timeout), "call": ctx.ID})
 	}
 	sent := b.send(packet.Request, ep.NodeID, p)
-	p.Params = nil
-	putBuf(buf, params)
+	releaseRequest(p, buf, params)
 	if !sent {
 		att.settle(nil, errs.BrokerDisconnected())
 	}

@@ -318,6 +318,25 @@ func (d *decoder) mapField() (map[string]any, bool) {
 	return d.object(0)
 }
 
+// readOnlyEmpty is what an empty object decodes to in a field no one writes into (every
+// packet's headers, a response's meta, which is merged into the caller's): one shared map
+// instead of a new one per packet.
+var readOnlyEmpty = map[string]any{}
+
+// readOnlyMapField is mapField for such a field.
+func (d *decoder) readOnlyMapField() (map[string]any, bool) {
+	if d.peek() == '{' {
+		start := d.i
+		d.i++
+		if d.peek() == '}' {
+			d.i++
+			return readOnlyEmpty, true
+		}
+		d.i = start
+	}
+	return d.mapField()
+}
+
 // skip consumes any valid value.
 func (d *decoder) skip(depth int) bool {
 	if depth >= maxFastDepth {
@@ -570,7 +589,7 @@ func decodeRequest(p *RequestPayload, body []byte, alias bool) bool {
 			p.Meta, ok = d.mapField()
 			return 1 << 3, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 4, ok
 		case "timeout":
 			return 1 << 5, d.floatField(&p.Timeout)
@@ -601,10 +620,10 @@ func decodeResponse(p *ResponsePayload, body []byte, alias bool) bool {
 		case "id":
 			return 1 << 0, d.strField(&p.ID)
 		case "meta":
-			p.Meta, ok = d.mapField()
+			p.Meta, ok = d.readOnlyMapField()
 			return 1 << 1, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 2, ok
 		case "success":
 			return 1 << 3, d.boolField(&p.Success)
@@ -641,7 +660,7 @@ func decodeEvent(p *EventPayload, body []byte, alias bool) bool {
 			p.Meta, ok = d.mapField()
 			return 1 << 5, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 6, ok
 		case "level":
 			return 1 << 7, d.intField(&p.Level)

@@ -132,7 +132,7 @@ type RequestPayload struct {
 	Action    string          `json:"action"`
 	Params    json.RawMessage `json:"params"`
 	Meta      map[string]any  `json:"meta"`
-	Headers   map[string]any  `json:"headers"`
+	Headers   map[string]any  `json:"headers"` // decoded: read only (an empty one is shared)
 	Timeout   float64         `json:"timeout"`
 	Level     int             `json:"level"`
 	Tracing   any             `json:"tracing"`
@@ -146,8 +146,8 @@ type RequestPayload struct {
 // ResponsePayload is the answer to a request.
 type ResponsePayload struct {
 	ID      string          `json:"id"`
-	Meta    map[string]any  `json:"meta"`
-	Headers map[string]any  `json:"headers"`
+	Meta    map[string]any  `json:"meta"`    // decoded: read only (an empty one is shared)
+	Headers map[string]any  `json:"headers"` // decoded: read only (an empty one is shared)
 	Success bool            `json:"success"`
 	Data    json.RawMessage `json:"data"`
 	Error   *errs.Error     `json:"error,omitempty"`
@@ -162,7 +162,7 @@ type EventPayload struct {
 	Groups    []string        `json:"groups,omitempty"`
 	Broadcast bool            `json:"broadcast"`
 	Meta      map[string]any  `json:"meta"`
-	Headers   map[string]any  `json:"headers"`
+	Headers   map[string]any  `json:"headers"` // decoded: read only (an empty one is shared)
 	Level     int             `json:"level"`
 	Tracing   any             `json:"tracing"`
 	ParentID  *string         `json:"parentID"`
