@@ -88,6 +88,13 @@ func checkMarshal(t testing.TB, p any) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%#v:\ncodec         %s\nencoding/json %s", p, got, want)
 	}
+	// AppendMarshal writes the same bytes after what the buffer holds, which it keeps on
+	// an error.
+	prefix := []byte("prefix")
+	appended, appendErr := AppendMarshal(prefix[:len(prefix):len(prefix)], p)
+	if (appendErr == nil) != (wantErr == nil) || string(appended) != "prefix"+string(want) {
+		t.Fatalf("%#v: AppendMarshal = %q, %v; want %q", p, appended, appendErr, "prefix"+string(want))
+	}
 }
 
 // TestCodecWireSample: Moleculer's own packets take the fast path both ways and come out as
@@ -95,10 +102,10 @@ func checkMarshal(t testing.TB, p any) {
 func TestCodecWireSample(t *testing.T) {
 	sample := wireSample(t)
 	fast := map[Type]func(any, []byte) bool{
-		Request:   func(p any, b []byte) bool { return decodeRequest(p.(*RequestPayload), b) },
-		Response:  func(p any, b []byte) bool { return decodeResponse(p.(*ResponsePayload), b) },
-		Event:     func(p any, b []byte) bool { return decodeEvent(p.(*EventPayload), b) },
-		Heartbeat: func(p any, b []byte) bool { return decodeHeartbeat(p.(*HeartbeatPayload), b) },
+		Request:   func(p any, b []byte) bool { return decodeRequest(p.(*RequestPayload), b, false) },
+		Response:  func(p any, b []byte) bool { return decodeResponse(p.(*ResponsePayload), b, false) },
+		Event:     func(p any, b []byte) bool { return decodeEvent(p.(*EventPayload), b, false) },
+		Heartbeat: func(p any, b []byte) bool { return decodeHeartbeat(p.(*HeartbeatPayload), b, false) },
 	}
 	counts := map[Type]int{}
 	for typ, bodies := range sample {
@@ -277,4 +284,75 @@ func FuzzCodec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// DecodeExact takes the packets Moleculer writes (the captured REQ, RES, EVENT, HEARTBEAT)
+// and leaves everything else to Decode.
+func TestDecodeExact(t *testing.T) {
+	sample := wireSample(t)
+	accepted := 0
+	for _, typ := range []Type{Request, Response, Event, Heartbeat} {
+		for _, body := range sample[typ] {
+			p, sender, ok := DecodeExact(typ, body)
+			want, err := Decode(Message{Type: typ, Body: body})
+			if r, isRes := want.(*ResponsePayload); isRes && r.Error != nil {
+				if ok { // an error answer goes to encoding/json (errs.Error's fields)
+					t.Fatalf("DecodeExact took an error answer: %s", body)
+				}
+				continue
+			}
+			if err != nil || !ok || !reflect.DeepEqual(p, want) || sender != header(want).Sender || sender == "" {
+				t.Fatalf("%s %s: DecodeExact = %v %q %v; Decode = %v, %v", typ, body, p, sender, ok, want, err)
+			}
+			accepted++
+		}
+	}
+	if accepted < 4 {
+		t.Fatalf("only %d captured packets of the four kinds", accepted)
+	}
+	for _, c := range []struct {
+		typ  Type
+		body string
+	}{
+		{Info, `{"ver":"5","sender":"a","services":[]}`},                                     // no exact decoder for INFO
+		{Request, `{"ver":"5","Sender":"a","id":"1","action":"x"}`},                          // a key in another case
+		{Request, `{"ver":"5","sender":"a","sender":"b","id":"1","action":"x"}`},             // a repeated key
+		{Request, `{"ver":"4","sender":"a","id":"1","action":"x"}`},                          // protocol 4
+		{Request, `{"ver":"5","id":"1","action":"x"}`},                                       // no sender
+		{Request, `{"ver":"5","sender":"a","action":"x"}`},                                   // no id
+		{Response, `{"ver":"5","sender":"a","id":"1","success":false,"error":{"name":"E"}}`}, // an error answer
+		{Event, `{"ver":"5","sender":"a","id":"1","event":"e"} x`},                           // trailing bytes
+		{Heartbeat, `{"ver":"5","sender":"a","cpu":"high"}`},                                 // a field of the wrong type
+	} {
+		if p, sender, ok := DecodeExact(c.typ, []byte(c.body)); ok || p != nil || sender != "" {
+			t.Errorf("DecodeExact(%s, %s) = %v %q %v, want a fall-back", c.typ, c.body, p, sender, ok)
+		}
+	}
+}
+
+// DecodeExact allocates only what the payload owns: the struct, its id and its meta (an
+// empty headers object is one shared map). The sender and action are interned, a top-level call's requestID shares
+// its id, and params is a slice of the body, capped so that an append cannot write into it.
+func TestDecodeExactAllocations(t *testing.T) {
+	body := []byte(`{"id":"be731c13-9dcb-4457-a133-2bd56fafe735","action":"math.add","params":{"a":1,"b":2},"meta":{},"headers":{},` +
+		`"timeout":0,"level":1,"tracing":null,"parentID":null,"requestID":"be731c13-9dcb-4457-a133-2bd56fafe735","caller":null,"stream":false,"ver":"5","sender":"caller"}`)
+	DecodeExact(Request, body) // interns the names
+	if n := testing.AllocsPerRun(100, func() { DecodeExact(Request, body) }); n != 3 {
+		t.Fatalf("DecodeExact of a REQ: %v allocations, want 3", n)
+	}
+	p, _, _ := DecodeExact(Request, body)
+	r := p.(*RequestPayload)
+	if string(r.Params) != `{"a":1,"b":2}` || r.RequestID != r.ID || r.Sender != "caller" || r.Action != "math.add" {
+		t.Fatalf("decoded %+v", r)
+	}
+	_ = append(r.Params, 'x')
+	if !bytes.Contains(body, []byte(`{"a":1,"b":2},"meta"`)) {
+		t.Fatalf("an append to params wrote into the body: %s", body)
+	}
+	// Decode, for a body it may not keep (the simulated network hands one to every
+	// receiver), copies params.
+	q, _ := Decode(Message{Type: Request, Body: body})
+	if &q.(*RequestPayload).Params[0] == &body[bytes.Index(body, []byte(`{"a"`))] {
+		t.Fatal("Decode's params alias the body")
+	}
 }

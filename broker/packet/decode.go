@@ -3,6 +3,7 @@ package packet
 import (
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -12,6 +13,9 @@ import (
 type decoder struct {
 	b []byte
 	i int
+	// alias: b belongs to the packet (a transporter's own copy of the message), so raw
+	// values are slices of it rather than copies.
+	alias bool
 }
 
 func (d *decoder) ws() {
@@ -314,6 +318,25 @@ func (d *decoder) mapField() (map[string]any, bool) {
 	return d.object(0)
 }
 
+// readOnlyEmpty is what an empty object decodes to in a field no one writes into (every
+// packet's headers, a response's meta, which is merged into the caller's): one shared map
+// instead of a new one per packet.
+var readOnlyEmpty = map[string]any{}
+
+// readOnlyMapField is mapField for such a field.
+func (d *decoder) readOnlyMapField() (map[string]any, bool) {
+	if d.peek() == '{' {
+		start := d.i
+		d.i++
+		if d.peek() == '}' {
+			d.i++
+			return readOnlyEmpty, true
+		}
+		d.i = start
+	}
+	return d.mapField()
+}
+
 // skip consumes any valid value.
 func (d *decoder) skip(depth int) bool {
 	if depth >= maxFastDepth {
@@ -369,14 +392,67 @@ func (d *decoder) skip(depth int) bool {
 	return false
 }
 
-// raw consumes a value and returns a copy of its bytes, as json.RawMessage keeps it.
+// raw consumes a value and returns its bytes, as json.RawMessage keeps them: a copy, or
+// with alias the slice of b itself (capped, so an append to it cannot write into b).
 func (d *decoder) raw() (json.RawMessage, bool) {
 	d.ws()
 	start := d.i
 	if !d.skip(0) {
 		return nil, false
 	}
+	if d.alias {
+		return json.RawMessage(d.b[start:d.i:d.i]), true
+	}
 	return append(json.RawMessage(nil), d.b[start:d.i]...), true
+}
+
+// nameField decodes a string field that repeats from packet to packet (a sender, an action
+// or event name): a plain one is interned rather than allocated each time.
+func (d *decoder) nameField(dst *string) bool {
+	start := d.i
+	if plain, ok := d.skipString(); ok && plain {
+		*dst = intern(d.b[start+1 : d.i-1])
+		return true
+	}
+	d.i = start
+	return d.strField(dst)
+}
+
+// sameField decodes a string field that often equals another one already decoded (a
+// top-level call's requestID is its id): then it shares that string.
+func (d *decoder) sameField(dst *string, same string) bool {
+	start := d.i
+	if plain, ok := d.skipString(); ok && plain && string(d.b[start+1:d.i-1]) == same {
+		*dst = same
+		return true
+	}
+	d.i = start
+	return d.strField(dst)
+}
+
+// names is a small cache of interned strings, one per slot of a hash of their bytes: a
+// node sees few senders and action names, each over and over. A slot holds the last string
+// hashed to it; lock-free, as decoders run on every transport goroutine at once.
+var names [512]atomic.Pointer[string]
+
+// maxInterned bounds what is interned: node IDs and action names are short.
+const maxInterned = 64
+
+func intern(b []byte) string {
+	if len(b) > maxInterned {
+		return string(b)
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &names[h%uint32(len(names))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
 }
 
 // stringPtr decodes a string or null into a *string field.
@@ -459,7 +535,7 @@ func (d *decoder) header(h *Header, key []byte) (uint32, bool) {
 		}
 		return 1 << 30, d.strField(&h.Ver)
 	case "sender":
-		return 1 << 31, d.strField(&h.Sender)
+		return 1 << 31, d.nameField(&h.Sender)
 	}
 	return 0, true
 }
@@ -497,15 +573,15 @@ func (d *decoder) anyField(dst *any) bool {
 	return ok
 }
 
-func decodeRequest(p *RequestPayload, body []byte) bool {
-	d := decoder{b: body}
+func decodeRequest(p *RequestPayload, body []byte, alias bool) bool {
+	d := decoder{b: body, alias: alias}
 	return d.fields(func(key []byte) (uint32, bool) {
 		ok := true
 		switch string(key) {
 		case "id":
 			return 1 << 0, d.strField(&p.ID)
 		case "action":
-			return 1 << 1, d.strField(&p.Action)
+			return 1 << 1, d.nameField(&p.Action)
 		case "params":
 			p.Params, ok = d.raw()
 			return 1 << 2, ok
@@ -513,7 +589,7 @@ func decodeRequest(p *RequestPayload, body []byte) bool {
 			p.Meta, ok = d.mapField()
 			return 1 << 3, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 4, ok
 		case "timeout":
 			return 1 << 5, d.floatField(&p.Timeout)
@@ -525,7 +601,7 @@ func decodeRequest(p *RequestPayload, body []byte) bool {
 			p.ParentID, ok = d.stringPtr()
 			return 1 << 8, ok
 		case "requestID":
-			return 1 << 9, d.strField(&p.RequestID)
+			return 1 << 9, d.sameField(&p.RequestID, p.ID)
 		case "caller":
 			p.Caller, ok = d.stringPtr()
 			return 1 << 10, ok
@@ -536,18 +612,18 @@ func decodeRequest(p *RequestPayload, body []byte) bool {
 	})
 }
 
-func decodeResponse(p *ResponsePayload, body []byte) bool {
-	d := decoder{b: body}
+func decodeResponse(p *ResponsePayload, body []byte, alias bool) bool {
+	d := decoder{b: body, alias: alias}
 	return d.fields(func(key []byte) (uint32, bool) {
 		ok := true
 		switch string(key) {
 		case "id":
 			return 1 << 0, d.strField(&p.ID)
 		case "meta":
-			p.Meta, ok = d.mapField()
+			p.Meta, ok = d.readOnlyMapField()
 			return 1 << 1, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 2, ok
 		case "success":
 			return 1 << 3, d.boolField(&p.Success)
@@ -563,15 +639,15 @@ func decodeResponse(p *ResponsePayload, body []byte) bool {
 	})
 }
 
-func decodeEvent(p *EventPayload, body []byte) bool {
-	d := decoder{b: body}
+func decodeEvent(p *EventPayload, body []byte, alias bool) bool {
+	d := decoder{b: body, alias: alias}
 	return d.fields(func(key []byte) (uint32, bool) {
 		ok := true
 		switch string(key) {
 		case "id":
 			return 1 << 0, d.strField(&p.ID)
 		case "event":
-			return 1 << 1, d.strField(&p.Event)
+			return 1 << 1, d.nameField(&p.Event)
 		case "data":
 			p.Data, ok = d.raw()
 			return 1 << 2, ok
@@ -584,7 +660,7 @@ func decodeEvent(p *EventPayload, body []byte) bool {
 			p.Meta, ok = d.mapField()
 			return 1 << 5, ok
 		case "headers":
-			p.Headers, ok = d.mapField()
+			p.Headers, ok = d.readOnlyMapField()
 			return 1 << 6, ok
 		case "level":
 			return 1 << 7, d.intField(&p.Level)
@@ -646,8 +722,8 @@ func (d *decoder) strings() ([]string, bool) {
 	}
 }
 
-func decodeHeartbeat(p *HeartbeatPayload, body []byte) bool {
-	d := decoder{b: body}
+func decodeHeartbeat(p *HeartbeatPayload, body []byte, alias bool) bool {
+	d := decoder{b: body, alias: alias}
 	return d.fields(func(key []byte) (uint32, bool) {
 		if string(key) == "cpu" {
 			return 1 << 0, d.floatField(&p.CPU)
@@ -661,19 +737,19 @@ func unmarshal(body []byte, p any) error {
 	var ok bool
 	switch v := p.(type) {
 	case *RequestPayload:
-		if ok = decodeRequest(v, body); !ok {
+		if ok = decodeRequest(v, body, false); !ok {
 			*v = RequestPayload{}
 		}
 	case *ResponsePayload:
-		if ok = decodeResponse(v, body); !ok {
+		if ok = decodeResponse(v, body, false); !ok {
 			*v = ResponsePayload{}
 		}
 	case *EventPayload:
-		if ok = decodeEvent(v, body); !ok {
+		if ok = decodeEvent(v, body, false); !ok {
 			*v = EventPayload{}
 		}
 	case *HeartbeatPayload:
-		if ok = decodeHeartbeat(v, body); !ok {
+		if ok = decodeHeartbeat(v, body, false); !ok {
 			*v = HeartbeatPayload{}
 		}
 	}

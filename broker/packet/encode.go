@@ -21,7 +21,16 @@ const maxFastDepth = 64
 
 // Marshal serializes a payload exactly as json.Marshal does.
 func Marshal(p any) ([]byte, error) {
-	b := make([]byte, 0, 512) // a REQ of a small call fits
+	b, err := AppendMarshal(make([]byte, 0, 512), p) // a REQ of a small call fits
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// AppendMarshal appends the bytes Marshal returns for p to b (a buffer to reuse).
+func AppendMarshal(b []byte, p any) ([]byte, error) {
+	start := len(b)
 	var ok bool
 	switch v := p.(type) {
 	case *RequestPayload:
@@ -39,7 +48,11 @@ func Marshal(p any) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	return json.Marshal(p)
+	out, err := json.Marshal(p)
+	if err != nil {
+		return b[:start], err
+	}
+	return append(b[:start], out...), nil
 }
 
 // AppendValue appends v's JSON, exactly as json.Marshal(v) writes it, to b.

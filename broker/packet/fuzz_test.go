@@ -33,6 +33,27 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, typ string, body []byte) {
 		p, err := packet.Decode(packet.Message{Type: packet.Type(typ), Body: body})
+		// DecodeExact accepts only what Decode accepts, with the same payload, and only a
+		// body whose top-level "ver" and "sender" (as encoding/json reads them, keys matched
+		// exactly) are "5" and the sender it reports.
+		if xp, sender, ok := packet.DecodeExact(packet.Type(typ), body); ok {
+			if err != nil {
+				t.Fatalf("DecodeExact accepts a %s packet Decode rejects (%v): %q", typ, err, body)
+			}
+			if !reflect.DeepEqual(xp, p) {
+				t.Fatalf("DecodeExact and Decode differ on %q:\n%#v\n%#v", body, xp, p)
+			}
+			var top map[string]json.RawMessage
+			if json.Unmarshal(body, &top) != nil {
+				t.Fatalf("DecodeExact accepts a body that is not a JSON object: %q", body)
+			}
+			var ver, from string
+			_ = json.Unmarshal(top["ver"], &ver)
+			_ = json.Unmarshal(top["sender"], &from)
+			if ver != packet.ProtocolVersion || from != sender || sender == "" {
+				t.Fatalf("DecodeExact(%q): sender %q; the body has ver %q sender %q", body, sender, ver, from)
+			}
+		}
 		if err != nil {
 			var e *errs.Error
 			if !errors.As(err, &e) {

@@ -22,3 +22,10 @@ type Transporter interface {
 type Reconnecter interface {
 	OnReconnect(fn func())
 }
+
+// BodyCopier is implemented by a transporter whose Send is done with m.Body when it returns
+// (NATS copies it into its connection's buffer), so the broker may write its next packet
+// into the same buffer. The simulated network keeps each body until it is delivered.
+type BodyCopier interface {
+	SendCopiesBody()
+}

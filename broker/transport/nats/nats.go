@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,10 +77,16 @@ type Transport struct {
 	done        chan struct{}
 	onReconnect func()
 
-	closed   atomic.Bool
-	sent     atomic.Uint64
-	received atomic.Uint64
-	dropped  atomic.Uint64
+	// live is nc for Send, read without mu: a publish must not wait on a lock of ours
+	// (nc's own is held by nats.go's flusher during each socket write).
+	live atomic.Pointer[natsgo.Conn]
+	// subjects caches the subject of a (type, target), built once instead of on every Send.
+	subjects  sync.Map // subjectKey → string
+	nsubjects atomic.Int32
+	closed    atomic.Bool
+	sent      atomic.Uint64
+	received  atomic.Uint64
+	dropped   atomic.Uint64
 }
 
 // New returns an unconnected transport.
@@ -152,6 +159,8 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 		natsgo.ReconnectWait(t.opts.ReconnectWait),
 		natsgo.Timeout(t.opts.ConnectTimeout),
 		natsgo.ReconnectBufSize(-1),
+		// Socket writes gathered by a goroutine of the connection (coalesce.go).
+		natsgo.SetCustomDialer(&dialer{net: net.Dialer{Timeout: t.opts.ConnectTimeout}, timeout: natsgo.DefaultFlusherTimeout}),
 		// A node never needs its own packets; Moleculer's transit skips them anyway.
 		natsgo.NoEcho(),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
@@ -199,6 +208,7 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 		return fmt.Errorf("nats: subscribe: %w", err)
 	}
 	t.nc, t.nodeID, t.subs, t.done = nc, nodeID, subs, make(chan struct{})
+	t.live.Store(nc)
 	go t.dispatch(ch, t.done, nodeID, recv, log)
 	return nil
 }
@@ -214,6 +224,8 @@ func (t *Transport) dispatch(ch <-chan *natsgo.Msg, done <-chan struct{}, nodeID
 				return
 			}
 			msg, err := t.parse(m.Subject, m.Data, nodeID)
+			// nats.go gives each message its own copy of the payload: the broker may keep
+			// slices of it (json.RawMessage params), no copy here.
 			if err != nil {
 				t.dropped.Add(1)
 				log.Warn("nats: dropped malformed packet", "subject", m.Subject, "bytes", len(m.Data), "err", err)
@@ -244,6 +256,11 @@ func (t *Transport) parse(subject string, data []byte, nodeID string) (packet.Me
 	if target != "" && target != nodeID {
 		return packet.Message{}, fmt.Errorf("addressed to %q", target)
 	}
+	// The packets of a call (REQ, RES) and events come in the exact form Moleculer writes
+	// them: checked and decoded in one pass, the broker does not decode them again.
+	if p, sender, ok := packet.DecodeExact(pt, data); ok {
+		return packet.Message{Type: pt, Sender: sender, Target: target, Body: data, Payload: p}, nil
+	}
 	h, err := header.Read(data)
 	if err != nil {
 		return packet.Message{}, fmt.Errorf("body: %w", err)
@@ -257,19 +274,24 @@ func (t *Transport) parse(subject string, data []byte, nodeID string) (packet.Me
 	return packet.Message{Type: pt, Sender: h.Sender, Target: target, Body: data}, nil
 }
 
+// SendCopiesBody marks the transport as a transport.BodyCopier: nats.go's Publish copies
+// the body into the connection's write buffer before it returns.
+func (t *Transport) SendCopiesBody() {}
+
 // Send publishes m on its Moleculer subject.
 func (t *Transport) Send(m packet.Message) error {
-	t.mu.Lock()
-	nc := t.nc
-	t.mu.Unlock()
+	nc := t.live.Load()
 	if nc == nil || t.closed.Load() {
 		return ErrNotConnected
 	}
-	subject := packet.Subject(t.opts.Namespace, m.Type, m.Target)
-	if max := nc.MaxPayload(); int64(len(m.Body)) > max {
-		return fmt.Errorf("%w: %s is %d bytes, the server accepts %d", ErrPayloadTooLarge, subject, len(m.Body), max)
-	}
+	subject := t.subject(m.Type, m.Target)
+	// Publish copies the body into the connection's buffer before it returns (the broker
+	// may reuse it) and refuses one over the server's max payload itself: asking for the
+	// limit first would take the connection's lock once more per packet.
 	if err := nc.Publish(subject, m.Body); err != nil {
+		if errors.Is(err, natsgo.ErrMaxPayload) {
+			return fmt.Errorf("%w: %s is %d bytes, the server accepts %d", ErrPayloadTooLarge, subject, len(m.Body), nc.MaxPayload())
+		}
 		if errors.Is(err, natsgo.ErrReconnectBufExceeded) || errors.Is(err, natsgo.ErrConnectionClosed) {
 			return fmt.Errorf("%w: publish %s: %v", ErrNotConnected, subject, err)
 		}
@@ -277,6 +299,29 @@ func (t *Transport) Send(m packet.Message) error {
 	}
 	t.sent.Add(1)
 	return nil
+}
+
+type subjectKey struct {
+	typ    packet.Type
+	target string
+}
+
+// maxSubjects bounds the subject cache: a long-lived node talking to ever new node IDs
+// builds the rest on each Send.
+const maxSubjects = 4096
+
+func (t *Transport) subject(typ packet.Type, target string) string {
+	k := subjectKey{typ, target}
+	if s, ok := t.subjects.Load(k); ok {
+		return s.(string)
+	}
+	s := packet.Subject(t.opts.Namespace, typ, target)
+	if t.nsubjects.Load() < maxSubjects {
+		if _, loaded := t.subjects.LoadOrStore(k, s); !loaded {
+			t.nsubjects.Add(1)
+		}
+	}
+	return s
 }
 
 // Disconnect flushes what was sent (a DISCONNECT packet just before it must leave), closes
