@@ -20,7 +20,9 @@ func (f *fake) Send(packet.Message) error                         { return nil }
 func TestDropsWhatComesFromACutPeerUntilHealed(t *testing.T) {
 	inner := &fake{}
 	var dropped []string
-	f := cut.Wrap(inner, func(m packet.Message, rule string) { dropped = append(dropped, m.Sender+"/"+string(m.Type)+" by "+rule) })
+	f := cut.Wrap(inner, func(m packet.Message, rule string) {
+		dropped = append(dropped, m.Sender+"/"+string(m.Type)+" by "+rule)
+	})
 	var got []string
 	require.NoError(t, f.Connect("b", func(m packet.Message) { got = append(got, m.Sender+"/"+string(m.Type)) }))
 	deliver := func(from string, t packet.Type) { inner.recv(packet.Message{Type: t, Sender: from, Target: "b"}) }
