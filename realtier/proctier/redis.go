@@ -3,7 +3,6 @@ package proctier
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"time"
@@ -12,8 +11,10 @@ import (
 )
 
 // sharedRedis is the one Redis every redis-cached node process shares, as the nodes of a
-// Moleculer cluster share theirs: $REDIS_URL when set, else a redis-server on PATH started
-// for the run, else miniredis (a Redis protocol server in this process).
+// Moleculer cluster share theirs: a redis-server on PATH started for the run, else
+// miniredis (a Redis protocol server in this process). Not $REDIS_URL: the nodes use
+// Moleculer's key layout (MOL-…), so two runs on one server would read each other's
+// entries, and a stale entry from the last run would fail this one's coherence check.
 type sharedRedis struct {
 	url   string
 	what  string
@@ -34,9 +35,6 @@ func (t *tier) redisURL() (string, error) {
 }
 
 func startRedis() (*sharedRedis, error) {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return &sharedRedis{url: u, what: "REDIS_URL", close: func() {}}, nil
-	}
 	if bin, err := exec.LookPath("redis-server"); err == nil {
 		if r, err := startRedisServer(bin); err == nil {
 			return r, nil
