@@ -195,25 +195,19 @@ func (s *Session) nodeIDs() []string {
 }
 
 func (s *Session) actionNames() []string {
-	var out []string
-	for _, ns := range s.registry() {
-		for _, svc := range ns.services {
-			for name := range svc.Actions {
-				out = append(out, name)
-			}
-		}
-	}
-	sort.Strings(out)
-	return slicesCompact(out)
+	return s.names(func(svc packet.ServiceInfo) []string { return sortedNames(svc.Actions) })
 }
 
 func (s *Session) eventNames() []string {
+	return s.names(func(svc packet.ServiceInfo) []string { return sortedNames(svc.Events) })
+}
+
+// names gathers what of picks from every known service, sorted, once each.
+func (s *Session) names(of func(packet.ServiceInfo) []string) []string {
 	var out []string
 	for _, ns := range s.registry() {
 		for _, svc := range ns.services {
-			for name := range svc.Events {
-				out = append(out, name)
-			}
+			out = append(out, of(svc)...)
 		}
 	}
 	sort.Strings(out)

@@ -3,8 +3,6 @@ package cache_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,37 +11,17 @@ import (
 
 	"github.com/faultline/faultline/broker/cache"
 	"github.com/faultline/faultline/broker/cache/cachetest"
+	"github.com/faultline/faultline/testutil"
 )
 
 // redisImage is the server the Docker tier runs.
 const redisImage = "redis:7-alpine"
 
-// dockerEngineLikely is a cheap first look for a Docker engine: DOCKER_HOST, or one of the
-// usual sockets. testcontainers' own health check follows when it says yes.
-func dockerEngineLikely() bool {
-	if os.Getenv("DOCKER_HOST") != "" {
-		return true
-	}
-	socks := []string{"/var/run/docker.sock"}
-	if home, err := os.UserHomeDir(); err == nil {
-		socks = append(socks, filepath.Join(home, ".docker", "run", "docker.sock"), filepath.Join(home, ".docker", "desktop", "docker.sock"))
-	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		socks = append(socks, filepath.Join(dir, "docker.sock"))
-	}
-	for _, s := range socks {
-		if _, err := os.Stat(s); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // TestRedisConformanceContainer is the third Redis tier: where a Docker engine exists, the
 // conformance suite runs against a real Redis in a container started by testcontainers-go.
 // Elsewhere it is skipped (the miniredis tiers always run, the REDIS_URL tier in CI).
 func TestRedisConformanceContainer(t *testing.T) {
-	if !dockerEngineLikely() {
+	if !testutil.DockerSocketLikely() {
 		t.Skip("no Docker engine: skipping testcontainers Redis tier")
 	}
 	provider, err := testcontainers.ProviderDefault.GetProvider()

@@ -106,9 +106,15 @@ func startNode(t *testing.T, args ...string) *proc {
 // call runs faultline call and returns its exit code, stdout and stderr.
 func call(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"call"}, args...)...)
+	return runBinary(t, "", append([]string{"call"}, args...)...)
+}
+
+// runBinary runs the faultline binary with stdin and returns its exit code, stdout and stderr.
+func runBinary(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, strings.NewReader(stdin)
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,20 +15,10 @@ import (
 	"github.com/faultline/faultline/realtier/proctier"
 )
 
-// repl runs faultline repl as a process and returns its exit code and output.
+// replProc runs faultline repl as a process and returns its exit code and output.
 func replProc(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"repl"}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, strings.NewReader(stdin)
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return code, stdout.String(), stderr.String()
+	return runBinary(t, stdin, append([]string{"repl"}, args...)...)
 }
 
 // The REPL on `faultline serve --nats`: the shop's nodes over a real NATS server, a REPL

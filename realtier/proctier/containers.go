@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -36,7 +34,7 @@ func init() { testutil.RegisterTier(ContainersName, openContainers) }
 // DockerAvailable reports whether a Docker engine answers: a look for its socket first, so a
 // machine without Docker answers at once, then testcontainers' own health check.
 func DockerAvailable() error {
-	if !dockerSocketLikely() {
+	if !testutil.DockerSocketLikely() {
 		return ErrNoDocker
 	}
 	p, err := testcontainers.ProviderDefault.GetProvider()
@@ -50,25 +48,6 @@ func DockerAvailable() error {
 		return fmt.Errorf("%w: %v", ErrNoDocker, err)
 	}
 	return nil
-}
-
-func dockerSocketLikely() bool {
-	if os.Getenv("DOCKER_HOST") != "" {
-		return true
-	}
-	socks := []string{"/var/run/docker.sock"}
-	if home, err := os.UserHomeDir(); err == nil {
-		socks = append(socks, filepath.Join(home, ".docker", "run", "docker.sock"), filepath.Join(home, ".docker", "desktop", "docker.sock"))
-	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		socks = append(socks, filepath.Join(dir, "docker.sock"))
-	}
-	for _, s := range socks {
-		if _, err := os.Stat(s); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 func openContainers(spec *testutil.Spec) (testutil.Tier, error) {
