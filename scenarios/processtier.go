@@ -96,8 +96,14 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			// applied in the node processes over their control subjects (remoteFault)
 		case "asymmetric":
 			// made by the receiving nodes' transporters (oneWay)
-		case "cacher-down", "cacher-slow", "db-down", "db-slow":
-			why = "cacher and database faults are not supported on the process tier yet"
+		case "cacher-down", "cacher-slow":
+			if f.Node == "" || !procs[f.Node] {
+				why = "a cacher fault on the process tier names a process node (node:), whose cacher it takes down in the process"
+			} else if cacherOf(s, f.Node) == "" {
+				why = fmt.Sprintf("node %s has no cacher", f.Node)
+			}
+		case "db-down", "db-slow":
+			// applied in every node process (they share the database)
 		case "skew":
 			why = "a process's clock cannot be skewed (it is the machine's)"
 		default:
@@ -132,19 +138,33 @@ type ControlMessage struct {
 // FaultOf builds the fault a spec describes (a process node builds what it is sent).
 func FaultOf(f FaultSpec) (faults.Fault, error) { return toFault(f) }
 
-// remoteFault is an action fault on the process tier: applied in the harness's brokers as
-// usual and, over their control subjects, in the node processes it targets.
+// remoteFault is a fault on the process tier applied, over their control subjects, in the
+// node processes it targets, and (local) in the harness's brokers as usual: an action fault
+// acts on calls served anywhere; a cacher or database fault only in the processes, whose
+// cachers and databases those are.
 type remoteFault struct {
 	faults.Fault
 	spec  FaultSpec
 	nodes []string
+	local bool
 	ctl   testutil.Controller
 }
 
+func (r remoteFault) Validate(env *faults.Env) error {
+	if v, ok := r.Fault.(faults.Validator); ok && r.local {
+		return v.Validate(env)
+	}
+	return nil
+}
+
 func (r remoteFault) Apply(env *faults.Env) (func(), error) {
-	heal, err := r.Fault.Apply(env)
-	if err != nil {
-		return nil, err
+	heal := func() {}
+	if r.local {
+		h, err := r.Fault.Apply(env)
+		if err != nil {
+			return nil, err
+		}
+		heal = h
 	}
 	name := fmt.Sprintf("%s#%d", env.Name, env.Occurrence)
 	send := func(op string) error {
@@ -172,8 +192,11 @@ func (r remoteFault) Apply(env *faults.Env) (func(), error) {
 func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.Fault) faults.Fault {
 	procs := processNodes(s)
 	return func(f FaultSpec, fault faults.Fault) faults.Fault {
+		local := true
 		switch f.Kind {
 		case "error", "delay", "hang", "panic":
+		case "cacher-down", "cacher-slow", "db-down", "db-slow":
+			local = false
 		case "asymmetric":
 			return oneWay{Fault: fault, spec: f, procs: procs, ctl: ctl}
 		default:
@@ -181,14 +204,14 @@ func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.F
 		}
 		var nodes []string
 		for _, n := range s.Nodes {
-			if procs[n.ID] && (f.Node == "" || f.Node == n.ID) {
+			if procs[n.ID] && (f.Node == "" || f.Node == n.ID || strings.HasPrefix(f.Kind, "db-")) {
 				nodes = append(nodes, n.ID)
 			}
 		}
 		if len(nodes) == 0 {
 			return fault
 		}
-		return remoteFault{Fault: fault, spec: f, nodes: nodes, ctl: ctl}
+		return remoteFault{Fault: fault, spec: f, nodes: nodes, local: local, ctl: ctl}
 	}
 }
 
@@ -250,4 +273,14 @@ func (o oneWay) Apply(env *faults.Env) (func(), error) {
 		return nil, err
 	}
 	return heal, nil
+}
+
+// cacherOf is a node's cacher kind ("" for none).
+func cacherOf(s *Scenario, node string) string {
+	for _, n := range s.Nodes {
+		if n.ID == node {
+			return n.Options.Cacher
+		}
+	}
+	return ""
 }

@@ -321,7 +321,7 @@ func TestREADMEExample(t *testing.T) {
 func TestRunOnTheRealTier(t *testing.T) {
 	code, _, stderr := cli(t, "run", "--tier", "moon", "../../scenarios/testdata/distributed-timeout.yaml")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, `--tier "moon": want one of nats, process, real, sim`)
+	assert.Contains(t, stderr, `--tier "moon": want one of containers, nats, process, real, sim`)
 	code, _, stderr = cli(t, "run", "--tier", "real", "--check-determinism", "../../scenarios/testdata/distributed-timeout.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--check-determinism needs the simulator")

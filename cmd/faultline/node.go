@@ -31,6 +31,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/services/catalog"
+	"github.com/faultline/faultline/services/db"
 )
 
 // natsFlags are the connection flags node and call share.
@@ -161,8 +162,35 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		defer cacher.Close()
 	}
 
-	opts := c.options.BrokerOptions()
 	runtime := rt.NewReal()
+	// Under a harness (the process tier), the node's cacher and database adapters get fault
+	// seams, as a simulated node's do, so that the harness can take them down.
+	var targets faults.Targets
+	if c.controlSubject != "" {
+		targets.Databases = map[string]*faults.FlakyAdapter{}
+		res.WrapAdapters(func(m db.Model, a db.Adapter) db.Adapter {
+			fa := faults.NewFlakyAdapter(a, runtime)
+			targets.Databases[m.Name] = fa
+			return fa
+		})
+		if cacher != nil {
+			fc := faults.NewFlakyCacher(cacher, runtime)
+			targets.Cachers = map[string]*faults.FlakyCacher{c.id: fc}
+			cacher = fc
+		}
+	}
+	// The services are built first: building them opens their adapters, and the fault
+	// targets must be complete before the harness may send a fault.
+	var services []*broker.Service
+	for _, name := range c.services {
+		s, err := catalog.New(name, res)
+		if err != nil {
+			return failed("faultline node: service %s: %v", name, err)
+		}
+		services = append(services, s)
+	}
+
+	opts := c.options.BrokerOptions()
 	opts.NodeID, opts.Namespace, opts.Runtime, opts.Transporter, opts.Logger, opts.Cacher = c.id, c.nats.namespace, runtime,
 		c.nats.transport(log), log, cacher
 	if opts.HeartbeatInterval == 0 {
@@ -175,7 +203,7 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 		opts.RequestTimeout = c.requestTimeout
 	}
 	if c.journalSubject != "" || c.controlSubject != "" {
-		h, err := linkHarness(runtime, c.nats, c.journalSubject, c.controlSubject, log)
+		h, err := linkHarness(runtime, c.nats, c.journalSubject, c.controlSubject, targets, log)
 		if err != nil {
 			return failed("faultline node: --journal-subject/--control-subject: cannot reach NATS at %s: %v", c.nats.url, err)
 		}
@@ -190,13 +218,9 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 	if err != nil {
 		return invalid("faultline node: %v", err)
 	}
-	for _, name := range c.services {
-		s, err := catalog.New(name, res)
-		if err != nil {
-			return failed("faultline node: service %s: %v", name, err)
-		}
+	for i, s := range services {
 		if _, err := b.AddService(s); err != nil {
-			return failed("faultline node: service %s: %v", name, err)
+			return failed("faultline node: service %s: %v", c.services[i], err)
 		}
 	}
 	if err := b.Start(); err != nil {
@@ -424,7 +448,7 @@ func (h *harnessLink) wrap(nodeID string, tr transport.Transporter) transport.Tr
 
 // linkHarness publishes every journal entry on journalSubject, and applies and heals the
 // faults sent on controlSubject (scenarios.ControlMessage) with an injector of its own.
-func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject string, log *slog.Logger) (*harnessLink, error) {
+func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject string, targets faults.Targets, log *slog.Logger) (*harnessLink, error) {
 	nc, err := nats.Connect(nf.url, nats.Timeout(nf.connectTimeout), nats.Name("faultline-harness-link"))
 	if err != nil {
 		return nil, err
@@ -444,7 +468,7 @@ func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject 
 		})
 	}
 	if controlSubject != "" {
-		h.faults = faults.New(clock, h.journal, faults.Targets{})
+		h.faults = faults.New(clock, h.journal, targets)
 		_, err := nc.Subscribe(controlSubject, func(m *nats.Msg) {
 			var msg scenarios.ControlMessage
 			if err := json.Unmarshal(m.Data, &msg); err != nil {

@@ -107,7 +107,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 	}
 	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, paths, 6)
+	require.Len(t, paths, 7)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -125,7 +125,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 			assert.True(t, sim.Pass, "passes in the simulator")
 			assert.True(t, real.Pass, "passes as processes")
 			kinds := []string{journal.CallStarted, journal.FaultApplied, journal.FaultHealed,
-				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean}
+				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError}
 			if slices.ContainsFunc(s.Faults, func(f scenarios.FaultSpec) bool { return f.Kind == "asymmetric" }) {
 				// dropped one by one, by a transporter, in both tiers (a cut route drops
 				// nothing anyone sees; memnet journals each packet)
@@ -142,7 +142,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 // Faults the tier cannot carry out are refused before anything runs, naming each.
 func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	s := twin("refused", []scenarios.FaultSpec{
-		{Name: "cache gone", Kind: "cacher-down", Node: "product-1"},
+		{Name: "cache gone", Kind: "cacher-down", Node: "product-1"}, // product-1 has no cacher
 		{Name: "lossy", Kind: "loss", Rate: 0.5},
 		{Name: "gateway down", Kind: "crash", Node: "gateway"},
 	})
@@ -150,7 +150,7 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier process: cacher and database faults are not supported on the process tier yet`,
+		`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier process: node product-1 has no cacher`,
 		`faults[1].kind: fault "lossy" (loss) cannot run on tier process: it acts on single packets, which needs the in-memory network`,
 		`faults[2].kind: fault "gateway down" (crash) cannot run on tier process: node gateway runs in the harness`,
 	} {
