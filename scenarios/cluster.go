@@ -30,6 +30,10 @@ func asProcesses(spec *testutil.Spec, s *Scenario) error {
 		if !procs[n.ID] {
 			continue
 		}
+		if len(n.Command) > 0 {
+			spec.Nodes[i].Process = &testutil.ProcessSpec{Command: n.Command, Env: n.Env}
+			continue
+		}
 		args, err := processArgs(s, n)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", n.ID, err)

@@ -66,6 +66,9 @@ func Debug(s Scenario, o Options) (*Debugger, error) {
 	if err := ValidateWith(&s, o.baseCatalog(), o.Limits); err != nil {
 		return nil, err
 	}
+	if problems := externalProblems(&s, o.Tier); len(problems) > 0 {
+		return nil, &ValidationError{Scenario: s.Name, Problems: problems}
+	}
 	x, err := prepare(&s, o)
 	if err != nil {
 		return nil, err

@@ -39,8 +39,38 @@ func processNodes(s *Scenario) map[string]bool {
 	}
 	out := map[string]bool{}
 	for _, n := range s.Nodes {
-		if len(n.Services) > 0 && !drives[n.ID] {
+		if len(n.Command) > 0 || len(n.Services) > 0 && !drives[n.ID] {
 			out[n.ID] = true
+		}
+	}
+	return out
+}
+
+// ExternalProblems refuses external nodes (command:) where they cannot run, and as drivers.
+func ExternalProblems(s *Scenario, tier string) []FieldError { return externalProblems(s, tier) }
+
+func externalProblems(s *Scenario, tier string) []FieldError {
+	drives := map[string]bool{}
+	if len(s.Nodes) > 0 {
+		drives[s.Nodes[0].ID] = true
+	}
+	for _, w := range s.Workload {
+		drives[w.From] = true
+	}
+	for _, c := range s.SetupCalls {
+		drives[c.From] = true
+	}
+	var out []FieldError
+	for i, n := range s.Nodes {
+		if len(n.Command) == 0 {
+			continue
+		}
+		path := fmt.Sprintf("nodes[%d].command", i)
+		switch {
+		case !processLike(tier):
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process: it runs on tiers process and containers only (faultline run --tier process)", n.ID)})
+		case drives[n.ID]:
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process and cannot make the scenario's calls (workload, setup, seeding: the first node)", n.ID)})
 		}
 	}
 	return out
@@ -70,7 +100,7 @@ func ProcessTierProblems(s *Scenario) []FieldError { return TierProblems(s, Proc
 // TierProblems is ProcessTierProblems for the process or the containers tier.
 func TierProblems(s *Scenario, tier string) []FieldError {
 	procs := processNodes(s)
-	var out []FieldError
+	out := externalProblems(s, tier)
 	for i, f := range s.Schedule() {
 		name := f.Name
 		if name == "" {

@@ -73,6 +73,13 @@ type NodeSpec struct {
 	ID       string      `yaml:"id" json:"id"`
 	Services []string    `yaml:"services,omitempty" json:"services,omitempty"`
 	Options  NodeOptions `yaml:"options,omitempty" json:"options"`
+	// Command, when set, makes the node external (tiers process and containers): any
+	// process that joins the cluster over NATS, started with this program and arguments
+	// ({{nats}} and {{id}} replaced), such as a team's Moleculer JS service. Services then
+	// names the catalog services it stands in for (what the workload may call on it); Env is
+	// added to its environment. The harness kills, pauses and partitions it like its own.
+	Command []string          `yaml:"command,omitempty" json:"command,omitempty"`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 }
 
 // NodeOptions are the broker options a scenario can set, in data form.

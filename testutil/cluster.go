@@ -78,6 +78,10 @@ type ProcessSpec struct {
 	// Args are extra arguments for the node's program (the tier knows the program and the
 	// connection arguments).
 	Args []string
+	// Command, when set, is an external program instead (any process that joins over
+	// NATS), with Env added to its environment; the tier replaces {{nats}} and {{id}} in both.
+	Command []string
+	Env     map[string]string
 }
 
 // Cluster is a running set of brokers on one tier, one journal and one set of shared

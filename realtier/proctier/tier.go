@@ -287,6 +287,16 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 	if err := t.collect(ns.ID, j); err != nil {
 		return nil, err
 	}
+	if ns.Process != nil && len(ns.Process.Command) > 0 {
+		p, err := t.spawnExternal(ns)
+		if err != nil {
+			return nil, err
+		}
+		t.mu.Lock()
+		t.procs[ns.ID] = p
+		t.mu.Unlock()
+		return p, nil
+	}
 	args := []string{"node", "--nats", t.net.ClientURL(ns.ID), "--id", ns.ID, "--services", strings.Join(ns.Services, ","),
 		"--db", "sqlite:" + filepath.Join(t.dir, "shop.db"), "--journal-subject", journalSubject(ns.ID),
 		"--control-subject", controlSubject(ns.ID)}
@@ -330,7 +340,59 @@ type process struct {
 var startedLine = regexp.MustCompile(`msg="node started".* instance=(\S+)`)
 
 func startProcess(bin, id string, args []string) (*process, error) {
-	cmd := exec.Command(bin, args...)
+	return startCommand(exec.Command(bin, args...), id, nil)
+}
+
+// spawnExternal starts an external node's command (any process that joins over NATS) and
+// waits for its INFO: it has joined when it has introduced itself to the cluster.
+func (t *tier) spawnExternal(ns testutil.NodeSpec) (*process, error) {
+	url := t.net.ClientURL(ns.ID)
+	subst := strings.NewReplacer("{{nats}}", url, "{{id}}", ns.ID)
+	argv := make([]string, len(ns.Process.Command))
+	for i, a := range ns.Process.Command {
+		argv[i] = subst.Replace(a)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "FAULTLINE_NATS_URL="+url, "FAULTLINE_NODE_ID="+ns.ID)
+	for k, v := range ns.Process.Env {
+		cmd.Env = append(cmd.Env, k+"="+subst.Replace(v))
+	}
+	nc, err := nats.Connect(url, nats.Name("faultline-watch-"+ns.ID))
+	if err != nil {
+		return nil, fmt.Errorf("tier %s: node %s: %w", t.name, ns.ID, err)
+	}
+	defer nc.Close()
+	joined := make(chan string, 1)
+	watch := func(m *nats.Msg) {
+		var info struct {
+			Sender     string `json:"sender"`
+			InstanceID string `json:"instanceID"`
+		}
+		if json.Unmarshal(m.Data, &info) == nil && info.Sender == ns.ID {
+			select {
+			case joined <- info.InstanceID:
+			default:
+			}
+		}
+	}
+	// A Moleculer node broadcasts its INFO when it connects, and sends it to each node that
+	// asks (DISCOVER): either shows it has joined.
+	for _, subj := range []string{"MOL.INFO", "MOL.INFO.>"} {
+		if _, err := nc.Subscribe(subj, watch); err != nil {
+			return nil, err
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		return nil, err
+	}
+	t.spawnMu.Lock()
+	defer t.spawnMu.Unlock()
+	return startCommand(cmd, ns.ID, joined)
+}
+
+// startCommand starts a node's process and waits until it has joined: its "node started"
+// log line (faultline node), or an instance ID on joined (an external node).
+func startCommand(cmd *exec.Cmd, id string, joined <-chan string) (*process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the harness
 	r, err := cmd.StderrPipe()
 	if err != nil {
@@ -358,8 +420,12 @@ func startProcess(bin, id string, args []string) (*process, error) {
 		_, _ = io.Copy(io.Discard, r)
 	}()
 	go func() { _ = cmd.Wait(); close(p.done) }()
+	ready := (<-chan string)(started)
+	if joined != nil {
+		ready = joined // an external node logs what it likes; its INFO says it has joined
+	}
 	select {
-	case inst := <-started:
+	case inst := <-ready:
 		p.instance = inst
 		return p, nil
 	case <-p.done:

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/realtier/proctier"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
+	"github.com/faultline/faultline/testutil"
 )
 
 // TestMain builds the faultline binary the node processes run.
@@ -163,4 +164,41 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 	} {
 		assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
 	}
+}
+
+// An external node: a Moleculer JS product service, started from the scenario file's
+// command, serves calls beside ours until the harness kills it; the gateway loses it after
+// the heartbeat timeout, and every call is still answered.
+func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: seconds of wall time")
+	}
+	testutil.RequireProgram(t, "node", "apt-get install nodejs npm, then `make interop/node/node_modules`")
+	if _, err := os.Stat("../../interop/node/node_modules/moleculer/package.json"); err != nil {
+		testutil.Missing(t, "node", "npm packages missing in interop/node: run `make interop/node/node_modules` (npm ci)")
+	}
+	path := "../../scenarios/testdata/external/legacy-product.yaml"
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s, err := file.ParseWith(path, data, file.Options{Tier: proctier.Name})
+	require.NoError(t, err)
+	res, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
+	require.NoError(t, err)
+	for _, c := range res.Checks {
+		t.Log(c.Message())
+	}
+	require.Empty(t, res.Error)
+	assert.True(t, res.Pass)
+	served := 0
+	for _, e := range res.Journal {
+		if e.Kind == journal.ResReceived && e.Node == "gateway" && e.Str("from") == "legacy-product" && e.Bool("ok") {
+			served++
+		}
+	}
+	assert.Positive(t, served, "the JS node answered the gateway before it was killed")
+	assert.Equal(t, 0, count(res.Journal, journal.NodeStarted, "legacy-product"), "an external node journals nothing of its own")
+
+	_, err = scenarios.Run(*s, scenarios.Options{})
+	require.Error(t, err, "the simulator cannot run an external process")
+	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers process and containers only")
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -140,13 +141,18 @@ func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error)
 	if err != nil {
 		return nil, err
 	}
+	resolveDir(s, name)
 	cat := o.Catalog
 	if cat == nil {
 		cat = scenarios.DefaultCatalog()
 	}
 	err = scenarios.ValidateWith(s, cat, limits)
-	if err == nil && (o.Tier == scenarios.ProcessTier || o.Tier == scenarios.ContainersTier) {
-		if problems := scenarios.TierProblems(s, o.Tier); len(problems) > 0 {
+	if err == nil {
+		problems := scenarios.ExternalProblems(s, o.Tier)
+		if o.Tier == scenarios.ProcessTier || o.Tier == scenarios.ContainersTier {
+			problems = scenarios.TierProblems(s, o.Tier)
+		}
+		if len(problems) > 0 {
 			err = &scenarios.ValidationError{Scenario: s.Name, Problems: problems}
 		}
 	}
@@ -210,4 +216,23 @@ func Description(data []byte) string {
 		lines = append(lines, strings.TrimSpace(strings.TrimPrefix(t, "#")))
 	}
 	return strings.Join(strings.Fields(strings.Join(lines, " ")), " ")
+}
+
+// resolveDir replaces {{dir}} in external nodes' commands and environments with the
+// directory of the scenario file, so that a file can name the program next to it wherever
+// faultline runs from.
+func resolveDir(s *scenarios.Scenario, name string) {
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		dir = filepath.Dir(name)
+	}
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		for j, a := range n.Command {
+			n.Command[j] = strings.ReplaceAll(a, "{{dir}}", dir)
+		}
+		for k, v := range n.Env {
+			n.Env[k] = strings.ReplaceAll(v, "{{dir}}", dir)
+		}
+	}
 }

@@ -188,7 +188,7 @@ func TestDecodeErrors(t *testing.T) {
 		{strings.Replace(base, "duration: 10s", "duration: [10s]", 1), "t.yaml:3:11: duration: expected a duration such as \"250ms\" or \"1m30s\", got a list"},
 		{strings.Replace(base, "services: [product]", "services: product", 1), "t.yaml:7:15: nodes[1].services: expected a list, got \"product\""},
 		{strings.Replace(base, "- id: gateway", "- id: 7", 1), "t.yaml:5:9: nodes[0].id: expected a string, got the integer 7"},
-		{strings.Replace(base, "- id: gateway", "- gateway", 1), "t.yaml:5:5: nodes[0]: expected a mapping with the fields id, services, options, got \"gateway\""},
+		{strings.Replace(base, "- id: gateway", "- gateway", 1), "t.yaml:5:5: nodes[0]: expected a mapping with the fields id, services, options, command, env, got \"gateway\""},
 		{base + "workload:\n  - from: gateway\n    action: product.get\n    params: *nope\n", "t.yaml:11:13: workload[0].params: alias *nope names no anchor"},
 		{base + "checks:\n  - kind: breaker\n    endpoint: product-1:product.get\n    shared: yes\n", "t.yaml:11:13: checks[0].shared: expected true or false, got \"yes\""},
 		{base + "workload:\n  - from: gateway\n    action: product.get\n    count: 99999999999999999999\n", "t.yaml:11:12: workload[0].count: integer 99999999999999999999 is out of range"},
