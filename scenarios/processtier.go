@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/realtier/natsmesh"
 	"github.com/faultline/faultline/testutil"
 )
 
@@ -136,6 +138,17 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			// applied in every node process (they share the database)
 		case "skew":
 			why = "a process's clock cannot be skewed (it is the machine's)"
+		case "latency":
+			switch {
+			case tier == ContainersTier:
+				why = "the containers tier has one NATS server, so no route to slow down (tier process does)"
+			case len(f.From) > 0 || len(f.To) > 0 || len(f.Types) > 0:
+				why = "latency on the process tier is a Toxiproxy toxic on every route between the nodes' servers, both ways: it cannot pick senders, receivers or packet types"
+			case f.Dist != "" && f.Dist != "uniform":
+				why = fmt.Sprintf("Toxiproxy's jitter is uniform; dist %q needs the in-memory network", f.Dist)
+			case f.Delay%time.Millisecond != 0 || f.Jitter%time.Millisecond != 0:
+				why = "Toxiproxy's latency and jitter are whole milliseconds"
+			}
 		default:
 			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
 		}
@@ -229,6 +242,11 @@ func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.F
 			local = false
 		case "asymmetric":
 			return oneWay{Fault: fault, spec: f, procs: procs, ctl: ctl}
+		case "latency":
+			if tx, ok := ctl.(Toxics); ok {
+				return routeLatency{Fault: fault, spec: f, tx: tx}
+			}
+			return fault
 		default:
 			return fault
 		}
@@ -313,4 +331,46 @@ func cacherOf(s *Scenario, node string) string {
 		}
 	}
 	return ""
+}
+
+// Toxics is a tier whose nodes' servers are routed through Toxiproxy (the process tier).
+type Toxics interface {
+	RouteNodes() []string
+	AddToxic(a, b string, t natsmesh.Toxic) error
+	RemoveToxic(a, b string, t natsmesh.Toxic) error
+}
+
+// routeLatency is a latency fault on the process tier: a Toxiproxy latency toxic, with its
+// jitter, on every route between two nodes' servers, both ways. Packets between a node and
+// its own server (a node's calls to itself) are not slowed.
+type routeLatency struct {
+	faults.Fault // faults.Latency: its kind and attributes; not applied (no memnet here)
+	spec         FaultSpec
+	tx           Toxics
+}
+
+func (r routeLatency) Validate(*faults.Env) error { return nil }
+
+func (r routeLatency) Apply(env *faults.Env) (func(), error) {
+	tox := natsmesh.Toxic{Name: fmt.Sprintf("latency-%s-%d", env.Name, env.Occurrence), Type: "latency",
+		Attributes: map[string]any{"latency": r.spec.Delay.Milliseconds(), "jitter": r.spec.Jitter.Milliseconds()}}
+	nodes := r.tx.RouteNodes()
+	var pairs [][2]string
+	for i := range nodes {
+		for j := i + 1; j < len(nodes); j++ {
+			pairs = append(pairs, [2]string{nodes[i], nodes[j]})
+		}
+	}
+	heal := func(done [][2]string) {
+		for _, p := range done {
+			_ = r.tx.RemoveToxic(p[0], p[1], tox)
+		}
+	}
+	for k, p := range pairs {
+		if err := r.tx.AddToxic(p[0], p[1], tox); err != nil {
+			heal(pairs[:k])
+			return nil, err
+		}
+	}
+	return func() { heal(pairs) }, nil
 }

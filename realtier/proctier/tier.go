@@ -491,3 +491,30 @@ func (t *tail) String() string {
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
 }
+
+// RouteNodes are the nodes whose servers the mesh routes between (none on the containers
+// tier, whose one server has no routes).
+func (t *tier) RouteNodes() []string {
+	if m, ok := t.net.(meshNetwork); ok {
+		return m.Nodes()
+	}
+	return nil
+}
+
+// AddToxic puts a Toxiproxy toxic on the route between a's and b's servers.
+func (t *tier) AddToxic(a, b string, tox natsmesh.Toxic) error {
+	m, ok := t.net.(meshNetwork)
+	if !ok {
+		return fmt.Errorf("tier %s has no routes to put a toxic on", t.name)
+	}
+	return m.AddToxic(a, b, tox)
+}
+
+// RemoveToxic takes it off.
+func (t *tier) RemoveToxic(a, b string, tox natsmesh.Toxic) error {
+	m, ok := t.net.(meshNetwork)
+	if !ok {
+		return fmt.Errorf("tier %s has no routes", t.name)
+	}
+	return m.RemoveToxic(a, b, tox)
+}

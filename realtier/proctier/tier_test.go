@@ -108,7 +108,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 	}
 	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, paths, 8)
+	require.Len(t, paths, 9)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			data, err := os.ReadFile(path)
