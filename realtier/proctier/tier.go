@@ -393,7 +393,7 @@ func (t *tier) spawnExternal(ns testutil.NodeSpec) (*process, error) {
 // startCommand starts a node's process and waits until it has joined: its "node started"
 // log line (faultline node), or an instance ID on joined (an external node).
 func startCommand(cmd *exec.Cmd, id string, joined <-chan string) (*process, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the harness
+	dieWithHarness(cmd)
 	r, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
