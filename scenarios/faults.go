@@ -30,8 +30,17 @@ import (
 //	cacher-slow  node, delay
 //	db-down      model ("" = every model's storage)
 //	db-slow      model, delay
+//	toxic        toxic, attributes, a, b (the process tier: a Toxiproxy toxic on routes)
 var FaultKinds = []string{"latency", "loss", "duplicate", "reorder", "partition", "asymmetric", "bridge", "isolate",
-	"crash", "pause", "skew", "error", "delay", "hang", "panic", "cacher-down", "cacher-slow", "db-down", "db-slow"}
+	"crash", "pause", "skew", "error", "delay", "hang", "panic", "cacher-down", "cacher-slow", "db-down", "db-slow", "toxic"}
+
+// ToxicAttributes are the toxics a toxic fault may name, with the attributes each takes.
+var ToxicAttributes = map[string][]string{
+	"bandwidth":  {"rate"},
+	"slow_close": {"delay"},
+	"reset_peer": {"timeout"},
+	"timeout":    {"timeout"},
+}
 
 // toFault converts a fault spec to a fault value.
 func toFault(f FaultSpec) (faults.Fault, error) {
@@ -82,6 +91,8 @@ func toFault(f FaultSpec) (faults.Fault, error) {
 		return faults.CacherSlow{Cacher: f.Node, D: f.Delay}, nil
 	case "db-down":
 		return faults.DatabaseDown{Model: f.Model}, nil
+	case "toxic":
+		return toxicFault{spec: f}, nil
 	case "db-slow":
 		return faults.DatabaseSlow{Model: f.Model, D: f.Delay}, nil
 	}
@@ -145,6 +156,24 @@ func validateFault(v *validator, p string, f FaultSpec, nodes, actions map[strin
 		} else if !strings.ContainsAny(f.Action, "*?") && !actions[f.Action] {
 			v.add(p+".action", "unknown action %q: no node of the cluster serves it", f.Action)
 		}
+	case "toxic":
+		want, ok := ToxicAttributes[f.Toxic]
+		if !ok {
+			v.add(p+".toxic", "unknown toxic %q (bandwidth, slow_close, reset_peer, timeout)", f.Toxic)
+			break
+		}
+		for _, k := range sortedNames(f.Attributes) {
+			if !slices.Contains(want, k) {
+				v.add(p+".attributes."+k, "is not an attribute of the %s toxic (it takes %s)", f.Toxic, strings.Join(want, ", "))
+			} else if f.Attributes[k] < 0 {
+				v.add(p+".attributes."+k, "must not be negative")
+			}
+		}
+		for _, k := range want {
+			if _, ok := f.Attributes[k]; !ok && f.Toxic == "bandwidth" {
+				v.add(p+".attributes", "the bandwidth toxic needs rate (KB/s)")
+			}
+		}
 	}
 	if f.Kind == "error" && f.Error != nil && f.Error.Code < 0 {
 		v.add(p+".error.code", "must not be negative")
@@ -175,4 +204,21 @@ func scheduleFaults(inj *faults.Injector, schedule []FaultSpec, attribute func(o
 		}
 	}
 	return nil
+}
+
+// toxicFault is a toxic fault as the engine holds it: only the process tier, whose nodes'
+// servers are routed through Toxiproxy, can apply it (routeToxic); elsewhere the scenario is
+// refused before it runs, and Apply says why if it ever is reached.
+type toxicFault struct{ spec FaultSpec }
+
+func (t toxicFault) Kind() string { return "network.toxic" }
+func (t toxicFault) Attrs() map[string]any {
+	attrs := map[string]any{"toxic": t.spec.Toxic, "a": t.spec.A, "b": t.spec.B}
+	for k, v := range t.spec.Attributes {
+		attrs[k] = v
+	}
+	return attrs
+}
+func (t toxicFault) Apply(*faults.Env) (func(), error) {
+	return nil, fmt.Errorf("a %s toxic needs the process tier's Toxiproxy routes", t.spec.Toxic)
 }

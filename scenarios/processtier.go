@@ -63,6 +63,14 @@ func externalProblems(s *Scenario, tier string) []FieldError {
 		drives[c.From] = true
 	}
 	var out []FieldError
+	if tier != ProcessTier {
+		for i, f := range s.Faults {
+			if f.Kind == "toxic" {
+				out = append(out, FieldError{Path: fmt.Sprintf("faults[%d].kind", i),
+					Msg: fmt.Sprintf("a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not %s", orSim(tier))})
+			}
+		}
+	}
 	for i, n := range s.Nodes {
 		if len(n.Command) == 0 {
 			continue
@@ -138,6 +146,8 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			// applied in every node process (they share the database)
 		case "skew":
 			why = "a process's clock cannot be skewed (it is the machine's)"
+		case "toxic":
+			// on the process tier's routes (routeToxic); refused elsewhere by externalProblems
 		case "latency":
 			switch {
 			case tier == ContainersTier:
@@ -245,6 +255,11 @@ func remoteFaults(s *Scenario, ctl testutil.Controller) func(FaultSpec, faults.F
 		case "latency":
 			if tx, ok := ctl.(Toxics); ok {
 				return routeLatency{Fault: fault, spec: f, tx: tx}
+			}
+			return fault
+		case "toxic":
+			if tx, ok := ctl.(Toxics); ok {
+				return routeToxic{Fault: fault, spec: f, tx: tx}
 			}
 			return fault
 		default:
@@ -359,6 +374,53 @@ func (r routeLatency) Apply(env *faults.Env) (func(), error) {
 	for i := range nodes {
 		for j := i + 1; j < len(nodes); j++ {
 			pairs = append(pairs, [2]string{nodes[i], nodes[j]})
+		}
+	}
+	heal := func(done [][2]string) {
+		for _, p := range done {
+			_ = r.tx.RemoveToxic(p[0], p[1], tox)
+		}
+	}
+	for k, p := range pairs {
+		if err := r.tx.AddToxic(p[0], p[1], tox); err != nil {
+			heal(pairs[:k])
+			return nil, err
+		}
+	}
+	return func() { heal(pairs) }, nil
+}
+
+func orSim(tier string) string {
+	if tier == "" {
+		return "sim"
+	}
+	return tier
+}
+
+// routeToxic is a toxic fault on the process tier: the toxic on every route between a node of
+// A and a node of B (B empty: every other node; A empty: every route), both ways.
+type routeToxic struct {
+	faults.Fault
+	spec FaultSpec
+	tx   Toxics
+}
+
+func (r routeToxic) Apply(env *faults.Env) (func(), error) {
+	attrs := map[string]any{}
+	for k, v := range r.spec.Attributes {
+		attrs[k] = int64(v)
+	}
+	tox := natsmesh.Toxic{Name: fmt.Sprintf("%s-%s-%d", r.spec.Toxic, env.Name, env.Occurrence), Type: r.spec.Toxic, Attributes: attrs}
+	inA := func(n string) bool { return len(r.spec.A) == 0 || slices.Contains(r.spec.A, n) }
+	inB := func(n string) bool { return len(r.spec.B) == 0 || slices.Contains(r.spec.B, n) }
+	nodes := r.tx.RouteNodes()
+	var pairs [][2]string
+	for i := range nodes {
+		for j := i + 1; j < len(nodes); j++ {
+			a, b := nodes[i], nodes[j]
+			if inA(a) && inB(b) && (len(r.spec.B) > 0 || !slices.Contains(r.spec.A, b)) || inA(b) && inB(a) && (len(r.spec.B) > 0 || !slices.Contains(r.spec.A, a)) {
+				pairs = append(pairs, [2]string{a, b})
+			}
 		}
 	}
 	heal := func(done [][2]string) {

@@ -212,6 +212,12 @@ type FaultSpec struct {
 	Dist   string        `yaml:"dist,omitempty" json:"dist,omitempty"`
 	Skew   time.Duration `yaml:"skew,omitempty" json:"skew,omitempty"`
 	Error  *ErrorSpec    `yaml:"error,omitempty" json:"error,omitempty"`
+	// Toxic and Attributes are a toxic fault's Toxiproxy toxic (bandwidth, slow_close,
+	// reset_peer, timeout) and its attributes as Toxiproxy names them (rate in KB/s, delay
+	// and timeout in ms), on the routes between the nodes of A and B (B empty: every other
+	// node; A empty: every route). The process tier only.
+	Toxic      string             `yaml:"toxic,omitempty" json:"toxic,omitempty"`
+	Attributes map[string]float64 `yaml:"attributes,omitempty" json:"attributes,omitempty"`
 }
 
 // ErrorSpec is the error an action fault returns.

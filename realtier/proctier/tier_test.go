@@ -202,3 +202,33 @@ func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
 	require.Error(t, err, "the simulator cannot run an external process")
 	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers process and containers only")
 }
+
+// A toxic fault: Toxiproxy's timeout toxic on one route. Calls sent across it time out and
+// are retried elsewhere; the simulator refuses the file, at the fault's line.
+func TestToxicOnARoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes: seconds of wall time")
+	}
+	path := "../../scenarios/testdata/toxics/blackhole.yaml"
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, err = file.Parse(path, data)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not sim")
+	s, err := file.ParseWith(path, data, file.Options{Tier: proctier.Name})
+	require.NoError(t, err)
+	res, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: 200 * time.Millisecond})
+	require.NoError(t, err)
+	for _, c := range res.Checks {
+		t.Log(c.Message())
+	}
+	require.Empty(t, res.Error)
+	assert.True(t, res.Pass)
+	timeouts := 0
+	for _, e := range res.Journal {
+		if e.Kind == journal.ReqTimeout && e.Node == "gateway" {
+			timeouts++
+		}
+	}
+	assert.Positive(t, timeouts, "calls across the held route timed out")
+}
