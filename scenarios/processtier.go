@@ -376,13 +376,19 @@ func (r routeLatency) Apply(env *faults.Env) (func(), error) {
 			pairs = append(pairs, [2]string{nodes[i], nodes[j]})
 		}
 	}
+	return addToxics(r.tx, pairs, tox)
+}
+
+// addToxics puts tox on the route of every pair and returns what takes them all off; if one
+// fails, those already added are taken off again.
+func addToxics(tx Toxics, pairs [][2]string, tox natsmesh.Toxic) (func(), error) {
 	heal := func(done [][2]string) {
 		for _, p := range done {
-			_ = r.tx.RemoveToxic(p[0], p[1], tox)
+			_ = tx.RemoveToxic(p[0], p[1], tox)
 		}
 	}
 	for k, p := range pairs {
-		if err := r.tx.AddToxic(p[0], p[1], tox); err != nil {
+		if err := tx.AddToxic(p[0], p[1], tox); err != nil {
 			heal(pairs[:k])
 			return nil, err
 		}
@@ -423,16 +429,5 @@ func (r routeToxic) Apply(env *faults.Env) (func(), error) {
 			}
 		}
 	}
-	heal := func(done [][2]string) {
-		for _, p := range done {
-			_ = r.tx.RemoveToxic(p[0], p[1], tox)
-		}
-	}
-	for k, p := range pairs {
-		if err := r.tx.AddToxic(p[0], p[1], tox); err != nil {
-			heal(pairs[:k])
-			return nil, err
-		}
-	}
-	return func() { heal(pairs) }, nil
+	return addToxics(r.tx, pairs, tox)
 }

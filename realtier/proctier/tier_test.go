@@ -177,18 +177,7 @@ func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
 	if _, err := os.Stat("../../interop/node/node_modules/moleculer/package.json"); err != nil {
 		testutil.Missing(t, "node", "npm packages missing in interop/node: run `make interop/node/node_modules` (npm ci)")
 	}
-	path := "../../scenarios/testdata/external/legacy-product.yaml"
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	s, err := file.ParseWith(path, data, file.Options{Tier: proctier.Name})
-	require.NoError(t, err)
-	res, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
-	require.NoError(t, err)
-	for _, c := range res.Checks {
-		t.Log(c.Message())
-	}
-	require.Empty(t, res.Error)
-	assert.True(t, res.Pass)
+	s, res := runOnProcesses(t, "../../scenarios/testdata/external/legacy-product.yaml", 500*time.Millisecond)
 	served := 0
 	for _, e := range res.Journal {
 		if e.Kind == journal.ResReceived && e.Node == "gateway" && e.Str("from") == "legacy-product" && e.Bool("ok") {
@@ -198,7 +187,7 @@ func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
 	assert.Positive(t, served, "the JS node answered the gateway before it was killed")
 	assert.Equal(t, 0, count(res.Journal, journal.NodeStarted, "legacy-product"), "an external node journals nothing of its own")
 
-	_, err = scenarios.Run(*s, scenarios.Options{})
+	_, err := scenarios.Run(*s, scenarios.Options{})
 	require.Error(t, err, "the simulator cannot run an external process")
 	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers process and containers only")
 }
@@ -215,20 +204,23 @@ func TestToxicOnARoute(t *testing.T) {
 	_, err = file.Parse(path, data)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not sim")
+	_, res := runOnProcesses(t, path, 200*time.Millisecond)
+	assert.Positive(t, count(res.Journal, journal.ReqTimeout, "gateway"), "calls across the held route timed out")
+}
+
+// runOnProcesses runs a scenario file on the process tier and requires it to pass.
+func runOnProcesses(t *testing.T, path string, tolerance time.Duration) (*scenarios.Scenario, *scenarios.Result) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
 	s, err := file.ParseWith(path, data, file.Options{Tier: proctier.Name})
 	require.NoError(t, err)
-	res, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: 200 * time.Millisecond})
+	res, err := scenarios.Run(*s, scenarios.Options{Tier: proctier.Name, Tolerance: tolerance})
 	require.NoError(t, err)
 	for _, c := range res.Checks {
 		t.Log(c.Message())
 	}
 	require.Empty(t, res.Error)
 	assert.True(t, res.Pass)
-	timeouts := 0
-	for _, e := range res.Journal {
-		if e.Kind == journal.ReqTimeout && e.Node == "gateway" {
-			timeouts++
-		}
-	}
-	assert.Positive(t, timeouts, "calls across the held route timed out")
+	return s, res
 }
