@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/scenarios"
 )
@@ -54,10 +55,10 @@ func (s *Session) breakers(_ string, a *args) error {
 		for _, d := range b.BreakerDetails() {
 			ends, next := "-", "-"
 			if !d.WindowEnds.IsZero() {
-				ends = stamp(now + d.WindowEnds.Sub(b.Runtime().Now()))
+				ends = Stamp(runInstant(now, b, d.WindowEnds))
 			}
 			if !d.Deadline.IsZero() {
-				next = stamp(now+d.Deadline.Sub(b.Runtime().Now())) + " → half-open"
+				next = Stamp(runInstant(now, b, d.Deadline)) + " → half-open"
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%.2f\t%s\t%s\n", d.Caller, d.Endpoint, d.State, d.Failures, d.Count, d.Rate, ends, next)
 			n++
@@ -67,6 +68,12 @@ func (s *Session) breakers(_ string, a *args) error {
 		fmt.Fprintln(w, "(no breakers: none enabled, or no calls yet)")
 	}
 	return w.Flush()
+}
+
+// runInstant is an instant of node b's clock as the run's time: a skewed node's clock reads
+// apart from the journal's, so the offset is taken from the node's own now.
+func runInstant(now time.Duration, b *broker.Broker, t time.Time) time.Duration {
+	return now + t.Sub(b.Runtime().Now())
 }
 
 func (s *Session) inflight(_ string, a *args) error {
@@ -86,7 +93,7 @@ func (s *Session) inflight(_ string, a *args) error {
 			if !r.Deadline.IsZero() {
 				left = r.Deadline.Sub(clock).String()
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, shortID(r.ID), r.Action, r.NodeID, stamp(now-clock.Sub(r.SentAt)), left)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, shortID(r.ID), r.Action, r.NodeID, Stamp(runInstant(now, b, r.SentAt)), left)
 			n++
 		}
 	}
@@ -119,14 +126,14 @@ func (s *Session) faults(_ string, a *args) error {
 			for k, at := range f.Applied {
 				if at <= now && (f.Healed[k] < 0 || f.Healed[k] > now) {
 					if f.Healed[k] >= 0 {
-						state += " until " + stamp(f.Healed[k])
+						state += " until " + Stamp(f.Healed[k])
 					}
 				}
 			}
 		default:
 			for _, at := range f.Applied {
 				if at > now {
-					state = "next at " + stamp(at)
+					state = "next at " + Stamp(at)
 					break
 				}
 			}
@@ -134,9 +141,9 @@ func (s *Session) faults(_ string, a *args) error {
 		var occ []string
 		for k, at := range f.Applied {
 			if f.Healed[k] < 0 {
-				occ = append(occ, stamp(at)+"…end")
+				occ = append(occ, Stamp(at)+"…end")
 			} else {
-				occ = append(occ, stamp(at)+"…"+stamp(f.Healed[k]))
+				occ = append(occ, Stamp(at)+"…"+Stamp(f.Healed[k]))
 			}
 		}
 		if len(occ) > 4 {
@@ -160,7 +167,7 @@ func entryLine(e journal.Entry) string {
 	if len(e.Attrs) > 0 {
 		attrs = " " + compact(e.Attrs)
 	}
-	return fmt.Sprintf("#%d %s %s %s%s", e.Seq, stamp(e.T), node, e.Kind, attrs)
+	return fmt.Sprintf("#%d %s %s %s%s", e.Seq, Stamp(e.T), node, e.Kind, attrs)
 }
 
 func (s *Session) journal(_ string, a *args) error {
@@ -218,7 +225,7 @@ func (s *Session) step(_ string, a *args) error {
 func (s *Session) runUntil(cond func(journal.Entry) bool, what string) error {
 	e, ok, err := s.debug.Until(cond)
 	if errors.Is(err, scenarios.ErrRunEnded) {
-		return fmt.Errorf("the run has ended (at %s); nothing more to run", stamp(s.debug.Now()))
+		return fmt.Errorf("the run has ended (at %s); nothing more to run", Stamp(s.debug.Now()))
 	}
 	if err != nil {
 		return err
@@ -342,13 +349,13 @@ func (s *Session) advance(_ string, a *args) error {
 
 func (s *Session) runTo(at time.Duration) error {
 	if s.debug.Ended() {
-		return fmt.Errorf("the run has ended (at %s); nothing more to run", stamp(s.debug.Now()))
+		return fmt.Errorf("the run has ended (at %s); nothing more to run", Stamp(s.debug.Now()))
 	}
 	before := s.debug.Cluster().Journal.Len()
 	if err := s.debug.RunTo(at); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "at %s (%d new journal entries)\n", stamp(s.debug.Now()), s.debug.Cluster().Journal.Len()-before)
+	fmt.Fprintf(s.out, "at %s (%d new journal entries)\n", Stamp(s.debug.Now()), s.debug.Cluster().Journal.Len()-before)
 	if s.debug.Ended() {
 		s.verdict()
 	}
@@ -360,7 +367,7 @@ func (s *Session) cont(_ string, a *args) error {
 		return err
 	}
 	if s.debug.Ended() {
-		return fmt.Errorf("the run has ended (at %s); nothing more to run", stamp(s.debug.Now()))
+		return fmt.Errorf("the run has ended (at %s); nothing more to run", Stamp(s.debug.Now()))
 	}
 	if _, err := s.debug.Continue(); err != nil {
 		return err
@@ -413,7 +420,7 @@ func (s *Session) now(_ string, a *args) error {
 		state = "ended"
 	}
 	fmt.Fprintf(s.out, "%s %s seed %d at %s, step %d, %d journal entries, %s; acting through %s\n",
-		state, s.debug.Scenario().Name, s.debug.Scenario().Seed, stamp(s.debug.Now()), s.debug.Steps(),
+		state, s.debug.Scenario().Name, s.debug.Scenario().Seed, Stamp(s.debug.Now()), s.debug.Steps(),
 		s.debug.Cluster().Journal.Len(), plural(len(s.debug.Interventions()), "intervention"), s.node)
 	return nil
 }

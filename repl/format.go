@@ -14,8 +14,8 @@ import (
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
-// stamp is an instant of a run as the journal has it: time since the run's start.
-func stamp(d time.Duration) string { return fmt.Sprintf("+%.3fs", d.Seconds()) }
+// Stamp is an instant of a run as the journal has it: time since the run's start.
+func Stamp(d time.Duration) string { return fmt.Sprintf("+%.3fs", d.Seconds()) }
 
 // compact is v as one line of JSON (map keys sorted, as encoding/json does).
 func compact(v any) string {

@@ -429,7 +429,7 @@ func (s *Session) info(_ string, a *args) error {
 	}
 	runtime := "real (wall clock)"
 	if s.debug != nil {
-		runtime = fmt.Sprintf("simulated, seed %d, at %s", s.debug.Scenario().Seed, stamp(s.debug.Now()))
+		runtime = fmt.Sprintf("simulated, seed %d, at %s", s.debug.Scenario().Seed, Stamp(s.debug.Now()))
 	}
 	transporter := "none"
 	if o.Transporter != nil {

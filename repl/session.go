@@ -95,7 +95,7 @@ func (s *Session) Prompt() string {
 	if s.debug.Ended() {
 		state = " ended"
 	}
-	return fmt.Sprintf("debug %s %s%s $ ", s.node, stamp(s.debug.Now()), state)
+	return fmt.Sprintf("debug %s %s%s $ ", s.node, Stamp(s.debug.Now()), state)
 }
 
 // A command is one REPL verb.

@@ -66,7 +66,7 @@ func Debug(s Scenario, o Options) (*Debugger, error) {
 	if err := ValidateWith(&s, o.baseCatalog(), o.Limits); err != nil {
 		return nil, err
 	}
-	if problems := externalProblems(&s, o.Tier); len(problems) > 0 {
+	if problems := TierProblems(&s, o.Tier); len(problems) > 0 {
 		return nil, &ValidationError{Scenario: s.Name, Problems: problems}
 	}
 	x, err := prepare(&s, o)

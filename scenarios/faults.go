@@ -42,12 +42,18 @@ var ToxicAttributes = map[string][]string{
 	"timeout":    {"timeout"},
 }
 
-// toFault converts a fault spec to a fault value.
-func toFault(f FaultSpec) (faults.Fault, error) {
-	types := make([]packet.Type, len(f.Types))
-	for i, t := range f.Types {
+// PacketTypes are a fault's packet type names ("req", "EVENT") as packet types.
+func PacketTypes(names []string) []packet.Type {
+	types := make([]packet.Type, len(names))
+	for i, t := range names {
 		types[i] = packet.Type(strings.ToUpper(t))
 	}
+	return types
+}
+
+// toFault converts a fault spec to a fault value.
+func toFault(f FaultSpec) (faults.Fault, error) {
+	types := PacketTypes(f.Types)
 	match := faults.Match{From: f.From, To: f.To, Types: types}
 	calls := faults.Calls{Action: f.Action, Node: f.Node, Rate: f.Rate, FirstN: f.FirstN}
 	switch f.Kind {

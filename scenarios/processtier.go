@@ -29,16 +29,7 @@ func processLike(tier string) bool { return tier == ProcessTier || tier == Conta
 // services and make no calls of the scenario's (workload, setup, seeding), which stay in the
 // harness process where the engine drives them.
 func processNodes(s *Scenario) map[string]bool {
-	drives := map[string]bool{}
-	if len(s.Nodes) > 0 {
-		drives[s.Nodes[0].ID] = true // seeding calls from the first node
-	}
-	for _, w := range s.Workload {
-		drives[w.From] = true
-	}
-	for _, c := range s.SetupCalls {
-		drives[c.From] = true
-	}
+	drives := drivers(s)
 	out := map[string]bool{}
 	for _, n := range s.Nodes {
 		if len(n.Command) > 0 || len(n.Services) > 0 && !drives[n.ID] {
@@ -48,10 +39,9 @@ func processNodes(s *Scenario) map[string]bool {
 	return out
 }
 
-// ExternalProblems refuses external nodes (command:) where they cannot run, and as drivers.
-func ExternalProblems(s *Scenario, tier string) []FieldError { return externalProblems(s, tier) }
-
-func externalProblems(s *Scenario, tier string) []FieldError {
+// drivers are the nodes the engine makes the scenario's calls on: the workload's and the
+// setup's, and the first node, where the seeding calls are made.
+func drivers(s *Scenario) map[string]bool {
 	drives := map[string]bool{}
 	if len(s.Nodes) > 0 {
 		drives[s.Nodes[0].ID] = true
@@ -62,6 +52,13 @@ func externalProblems(s *Scenario, tier string) []FieldError {
 	for _, c := range s.SetupCalls {
 		drives[c.From] = true
 	}
+	return drives
+}
+
+// processOnlyProblems refuses what only the process tiers can run (external nodes, toxics)
+// on any other tier, and external nodes as drivers.
+func processOnlyProblems(s *Scenario, tier string) []FieldError {
+	drives := drivers(s)
 	var out []FieldError
 	if tier != ProcessTier {
 		for i, f := range s.Faults {
@@ -102,15 +99,16 @@ func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
 	return []string{"--options", string(opts), "--config", string(conf)}, nil
 }
 
-// ProcessTierProblems lists the faults and checks of s that the process tier cannot carry
-// out, each with its field path and the reason; none means the scenario can run there. A
-// fault the tier cannot express is refused, never silently left out.
-func ProcessTierProblems(s *Scenario) []FieldError { return TierProblems(s, ProcessTier) }
-
-// TierProblems is ProcessTierProblems for the process or the containers tier.
+// TierProblems lists what of s the tier cannot carry out, each with its field path and the
+// reason; none means the scenario can run there. A fault the tier cannot express is refused,
+// never silently left out. On the simulator and the in-process tiers that is only what needs
+// real processes; on the process tiers, every fault and check they cannot do.
 func TierProblems(s *Scenario, tier string) []FieldError {
+	out := processOnlyProblems(s, tier)
+	if !processLike(tier) {
+		return out
+	}
 	procs := processNodes(s)
-	out := externalProblems(s, tier)
 	for i, f := range s.Schedule() {
 		name := f.Name
 		if name == "" {
@@ -147,7 +145,7 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 		case "skew":
 			why = "a process's clock cannot be skewed (it is the machine's)"
 		case "toxic":
-			// on the process tier's routes (routeToxic); refused elsewhere by externalProblems
+			// on the process tier's routes (routeToxic); refused elsewhere by processOnlyProblems
 		case "latency":
 			switch {
 			case tier == ContainersTier:
@@ -220,25 +218,27 @@ func (r remoteFault) Apply(env *faults.Env) (func(), error) {
 		heal = h
 	}
 	name := fmt.Sprintf("%s#%d", env.Name, env.Occurrence)
-	send := func(op string) error {
-		msg, err := json.Marshal(ControlMessage{Op: op, Name: name, Fault: r.spec})
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for _, n := range r.nodes {
-			errs = append(errs, r.ctl.Control(n, msg))
-		}
-		return errors.Join(errs...)
-	}
-	if err := send("apply"); err != nil {
+	if err := control(r.ctl, "apply", name, r.spec, r.nodes...); err != nil {
 		heal()
 		return nil, err
 	}
 	return func() {
 		heal()
-		_ = send("heal") // a node that is gone has nothing to heal
+		_ = control(r.ctl, "heal", name, r.spec, r.nodes...) // a node that is gone has nothing to heal
 	}, nil
+}
+
+// control sends every node the ControlMessage to apply or heal a fault.
+func control(ctl testutil.Controller, op, name string, spec FaultSpec, nodes ...string) error {
+	msg, err := json.Marshal(ControlMessage{Op: op, Name: name, Fault: spec})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nodes {
+		errs = append(errs, ctl.Control(n, msg))
+	}
+	return errors.Join(errs...)
 }
 
 // remoteFaults wraps the action faults of a process-tier run so they reach the processes.
@@ -300,22 +300,12 @@ func (o oneWay) Validate(*faults.Env) error { return nil }
 func (o oneWay) Apply(env *faults.Env) (func(), error) {
 	name := fmt.Sprintf("%s#%d", env.Name, env.Occurrence)
 	cutter, _ := o.ctl.(Cutter)
-	var types []packet.Type
-	for _, t := range o.spec.Types {
-		types = append(types, packet.Type(strings.ToUpper(t)))
-	}
-	send := func(op, node string) error {
-		msg, err := json.Marshal(ControlMessage{Op: op, Name: name, Fault: o.spec})
-		if err != nil {
-			return err
-		}
-		return o.ctl.Control(node, msg)
-	}
+	types := PacketTypes(o.spec.Types)
 	var errs []error
 	for _, to := range o.spec.To {
 		switch {
 		case o.procs[to]:
-			errs = append(errs, send("apply", to))
+			errs = append(errs, control(o.ctl, "apply", name, o.spec, to))
 		case cutter != nil:
 			errs = append(errs, cutter.Cut(name, to, o.spec.From, types))
 		default:
@@ -325,7 +315,7 @@ func (o oneWay) Apply(env *faults.Env) (func(), error) {
 	heal := func() {
 		for _, to := range o.spec.To {
 			if o.procs[to] {
-				_ = send("heal", to) // a node that is gone has nothing to heal
+				_ = control(o.ctl, "heal", name, o.spec, to) // a node that is gone has nothing to heal
 			} else if cutter != nil {
 				cutter.Uncut(name, to)
 			}

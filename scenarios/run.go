@@ -110,13 +110,8 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if o.Tier != "" && !slices.Contains(testutil.Tiers(), o.Tier) {
 		return nil, fmt.Errorf("unknown tier %q (have %s)", o.Tier, strings.Join(testutil.Tiers(), ", "))
 	}
-	if problems := externalProblems(&s, o.Tier); len(problems) > 0 && !processLike(o.Tier) {
+	if problems := TierProblems(&s, o.Tier); len(problems) > 0 {
 		return nil, &ValidationError{Scenario: s.Name, Problems: problems}
-	}
-	if processLike(o.Tier) {
-		if problems := TierProblems(&s, o.Tier); len(problems) > 0 {
-			return nil, &ValidationError{Scenario: s.Name, Problems: problems}
-		}
 	}
 	res, err := runOnce(&s, o)
 	// Only the simulator replays a seed: off it, two runs differ by design.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/realtier/proctier"
+	"github.com/faultline/faultline/repl"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/file"
 	"github.com/faultline/faultline/scenarios/report"
@@ -383,7 +384,7 @@ func (a *app) replayCommand() *cobra.Command {
 				if len(m.Interventions) > 0 {
 					fmt.Fprintf(a.stdout, "  with %d interventions typed in faultline debug, repeated at their steps:\n", len(m.Interventions))
 					for _, iv := range m.Interventions {
-						fmt.Fprintf(a.stdout, "    %s step %d on %s: %s\n", fmtStamp(iv.At), iv.Step, iv.Node, iv.Command)
+						fmt.Fprintf(a.stdout, "    %s step %d on %s: %s\n", repl.Stamp(iv.At), iv.Step, iv.Node, iv.Command)
 					}
 				}
 				idx, want, got := report.Diff(rec.Lines, res.Journal)

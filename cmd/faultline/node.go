@@ -437,12 +437,7 @@ type harnessLink struct {
 // wrap puts the node's transporter behind the link's filter of one-way partitions; the
 // packets it drops are journaled as memnet's are.
 func (h *harnessLink) wrap(nodeID string, tr transport.Transporter) transport.Transporter {
-	h.cut = cut.Wrap(tr, func(m packet.Message, rule string) {
-		if m.Type != packet.Heartbeat {
-			h.journal.Record("", journal.PacketDropped, map[string]any{
-				"from": m.Sender, "to": nodeID, "type": string(m.Type), "fault": rule, "broadcast": m.Target == ""})
-		}
-	})
+	h.cut = cut.Wrap(tr, func(m packet.Message, rule string) { cut.Record(h.journal, nodeID, m, rule) })
 	return h.cut
 }
 
@@ -480,7 +475,7 @@ func linkHarness(clock rt.Runtime, nf natsFlags, journalSubject, controlSubject 
 				if msg.Fault.Kind == "asymmetric" {
 					// this node is on the receiving side: it drops what the cut peers send
 					if h.cut != nil {
-						h.cut.Drop(msg.Name, msg.Fault.From, packetTypes(msg.Fault.Types))
+						h.cut.Drop(msg.Name, msg.Fault.From, scenarios.PacketTypes(msg.Fault.Types))
 					}
 					return
 				}
@@ -517,12 +512,4 @@ func (h *harnessLink) close() {
 	}
 	_ = h.nc.Flush()
 	h.nc.Close()
-}
-
-func packetTypes(names []string) []packet.Type {
-	var out []packet.Type
-	for _, n := range names {
-		out = append(out, packet.Type(strings.ToUpper(n)))
-	}
-	return out
 }

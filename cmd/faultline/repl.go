@@ -238,7 +238,7 @@ func (a *app) debug(path string, df debugFlags, sf scriptFlags) error {
 			return failed("faultline debug: %v", err)
 		}
 	}
-	fmt.Fprintf(a.stdout, "%s seed %d stopped at %s; type help, or continue\n", d.Scenario().Name, d.Scenario().Seed, fmtStamp(d.Now()))
+	fmt.Fprintf(a.stdout, "%s seed %d stopped at %s; type help, or continue\n", d.Scenario().Name, d.Scenario().Seed, repl.Stamp(d.Now()))
 	runErr := a.interact(s, lines, scripted)
 	if df.journal != "" {
 		if err := writeDebugJournal(df.journal, l, d); err != nil {
@@ -248,8 +248,6 @@ func (a *app) debug(path string, df debugFlags, sf scriptFlags) error {
 	}
 	return runErr
 }
-
-func fmtStamp(d time.Duration) string { return fmt.Sprintf("+%.3fs", d.Seconds()) }
 
 // writeDebugJournal writes the debugged run as faultline run --journal does, with the
 // interventions in its header; an unfinished run is run to its end first.

@@ -17,7 +17,7 @@ import (
 // ContainersName is the containers tier: the process tier's node processes, with NATS and
 // Redis in Docker containers started by testcontainers-go instead of embedded servers. One
 // NATS server carries every node, so there are no routes to cut: partitions are refused
-// (scenarios.ProcessTierProblems).
+// (scenarios.TierProblems).
 const ContainersName = "containers"
 
 // Images the containers tier runs.

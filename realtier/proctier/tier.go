@@ -144,10 +144,7 @@ func (t *tier) Transporter(nodeID string) transport.Transporter {
 		t.mu.Lock()
 		j := t.journal
 		t.mu.Unlock()
-		if m.Type != packet.Heartbeat {
-			j.Record("", journal.PacketDropped, map[string]any{
-				"from": m.Sender, "to": nodeID, "type": string(m.Type), "fault": rule, "broadcast": m.Target == ""})
-		}
+		cut.Record(j, nodeID, m, rule)
 	})
 	t.mu.Lock()
 	t.cuts[nodeID] = f

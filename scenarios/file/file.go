@@ -69,8 +69,8 @@ type Options struct {
 	Catalog map[string]scenarios.ServiceFactory
 	// Limits bound the file's size and the counts it asks for (zero fields: the defaults).
 	Limits scenarios.Limits
-	// Tier, when it is the process tier, also refuses what that tier cannot carry out
-	// (scenarios.ProcessTierProblems), at the line of the fault or check.
+	// Tier is the tier the file is meant for ("": the simulator): what that tier cannot
+	// carry out is refused too (scenarios.TierProblems), at the line of the fault or check.
 	Tier string
 }
 
@@ -148,11 +148,7 @@ func ParseWith(name string, data []byte, o Options) (*scenarios.Scenario, error)
 	}
 	err = scenarios.ValidateWith(s, cat, limits)
 	if err == nil {
-		problems := scenarios.ExternalProblems(s, o.Tier)
-		if o.Tier == scenarios.ProcessTier || o.Tier == scenarios.ContainersTier {
-			problems = scenarios.TierProblems(s, o.Tier)
-		}
-		if len(problems) > 0 {
+		if problems := scenarios.TierProblems(s, o.Tier); len(problems) > 0 {
 			err = &scenarios.ValidationError{Scenario: s.Name, Problems: problems}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/faultline/faultline/broker/journal"
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/broker/transport"
 )
@@ -87,3 +88,13 @@ func (f *Filter) OnReconnect(fn func()) {
 }
 
 var _ transport.Reconnecter = (*Filter)(nil)
+
+// Record journals a packet a filter of node `to` dropped, as memnet's network faults
+// journal theirs (heartbeats are left out, as there). j may be nil.
+func Record(j *journal.Journal, to string, m packet.Message, rule string) {
+	if m.Type == packet.Heartbeat {
+		return
+	}
+	j.Record("", journal.PacketDropped, map[string]any{
+		"from": m.Sender, "to": to, "type": string(m.Type), "fault": rule, "broadcast": m.Target == ""})
+}
