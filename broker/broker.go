@@ -204,6 +204,9 @@ func (b *Broker) Start() error {
 		if r, ok := t.(transport.Reconnecter); ok {
 			r.OnReconnect(b.reconnected)
 		}
+		if w, ok := t.(transport.ConnectionWatcher); ok {
+			w.OnConnectionLost(b.connectionLost)
+		}
 		b.send(packet.Discover, "", &packet.DiscoverPayload{})
 	}
 	for _, si := range services {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"os"
 	"runtime"
@@ -32,9 +33,17 @@ type pendingRequest struct {
 
 // send serializes and publishes a packet. It reports whether the packet left.
 func (b *Broker) send(t packet.Type, target string, payload any) bool {
+	return b.sendErr(t, target, payload) == nil
+}
+
+// errNoTransporter is sendErr's answer on a broker without a transporter.
+var errNoTransporter = errors.New("no transporter")
+
+// sendErr is send, saying why a packet did not leave.
+func (b *Broker) sendErr(t packet.Type, target string, payload any) error {
 	tr := b.opts.Transporter
 	if tr == nil {
-		return false
+		return errNoTransporter
 	}
 	setHeader(payload, b.nodeID)
 	var body []byte
@@ -48,16 +57,16 @@ func (b *Broker) send(t packet.Type, target string, payload any) bool {
 	}
 	if err != nil {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
-		return false
+		return err
 	}
 	if h := b.opts.Hooks.PacketSent; h != nil {
 		h(t, len(body))
 	}
 	if err := tr.Send(packet.Message{Type: t, Sender: b.nodeID, Target: target, Body: body}); err != nil {
 		b.log.Warn("cannot send packet", "type", t, "target", target, "err", err)
-		return false
+		return err
 	}
-	return true
+	return nil
 }
 
 // bufs recycles the buffers a packet is written into when nothing keeps them after use: the
@@ -249,6 +258,17 @@ func (b *Broker) reconnected() {
 	}
 	b.sendInfo("")
 	b.send(packet.Discover, "", &packet.DiscoverPayload{})
+}
+
+// connectionLost fails every request in flight with BrokerDisconnectedError when the
+// transporter loses its connection: a response published while this node cannot receive is
+// gone for good, so waiting would only turn the outage into a timeout. Calls made while the
+// connection is down fail when they try to send; after the reconnect calls work again.
+func (b *Broker) connectionLost() {
+	if !b.alive() {
+		return
+	}
+	b.rejectPending("", nil)
 }
 
 // Rediscover announces this node again and asks every node for its INFO, as after a
@@ -513,7 +533,11 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 		}
 		b.journal.Record(b.nodeID, journal.ResSent, attrs)
 	}
-	b.send(packet.Response, p.Sender, out)
+	sendErr := b.sendErr(packet.Response, p.Sender, out)
+	if sendErr != nil && out.Success && errors.Is(sendErr, transport.ErrTooLarge) {
+		// The caller would wait for its timeout; an error response is small enough to go.
+		b.respondMeta(p, meta, nil, errs.New("the response is too large for the transporter: "+sendErr.Error(), 500, "RESPONSE_TOO_LARGE", nil))
+	}
 }
 
 func (b *Broker) processResponse(p *packet.ResponsePayload) {
@@ -598,9 +622,16 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if b.journal != nil {
 		b.journal.Record(b.nodeID, journal.ReqSent, map[string]any{"id": id, "action": ctx.Action, "to": ep.NodeID, "level": ctx.Level, "timeout": msToDur(p.Timeout), "call": ctx.ID})
 	}
-	sent := b.send(packet.Request, ep.NodeID, p)
+	sendErr := b.sendErr(packet.Request, ep.NodeID, p)
 	releaseRequest(p, buf, params)
-	if !sent {
+	switch {
+	case sendErr == nil:
+	case errors.Is(sendErr, transport.ErrTooLarge):
+		// Not retryable: the same params would be as large on any node.
+		tooLarge := errs.New("the request is too large for the transporter: "+sendErr.Error(), 500, "REQUEST_TOO_LARGE", nil)
+		tooLarge.NodeID = b.nodeID
+		att.settle(nil, tooLarge)
+	default:
 		att.settle(nil, errs.BrokerDisconnected())
 	}
 	what := ""

@@ -2,7 +2,16 @@
 // in-memory simulated network (memnet) or a real message bus (NATS).
 package transport
 
-import "github.com/faultline/faultline/broker/packet"
+import (
+	"errors"
+
+	"github.com/faultline/faultline/broker/packet"
+)
+
+// ErrTooLarge is what a transporter's Send error wraps when the packet is larger than the
+// transport carries (NATS's max payload). The broker answers a result too large to send with
+// an error response instead, so the caller learns it at once instead of at its timeout.
+var ErrTooLarge = errors.New("packet too large for the transport")
 
 // Transporter carries a node's packets.
 type Transporter interface {
@@ -21,6 +30,14 @@ type Transporter interface {
 // reconnect: INFO to all, then DISCOVER to all (nodes may have come or gone meanwhile).
 type Reconnecter interface {
 	OnReconnect(fn func())
+}
+
+// ConnectionWatcher is implemented by a transporter whose connection can drop while the node
+// runs (NATS). The broker registers a hook at Start; the transporter runs it each time the
+// connection is lost, and the broker fails the requests in flight with
+// BrokerDisconnectedError: their responses, published while the node was away, are gone.
+type ConnectionWatcher interface {
+	OnConnectionLost(fn func())
 }
 
 // BodyCopier is implemented by a transporter whose Send is done with m.Body when it returns

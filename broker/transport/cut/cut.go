@@ -87,7 +87,17 @@ func (f *Filter) OnReconnect(fn func()) {
 	}
 }
 
-var _ transport.Reconnecter = (*Filter)(nil)
+// OnConnectionLost passes the hook to an inner transporter whose connection can drop.
+func (f *Filter) OnConnectionLost(fn func()) {
+	if w, ok := f.inner.(transport.ConnectionWatcher); ok {
+		w.OnConnectionLost(fn)
+	}
+}
+
+var (
+	_ transport.Reconnecter       = (*Filter)(nil)
+	_ transport.ConnectionWatcher = (*Filter)(nil)
+)
 
 // Record journals a packet a filter of node `to` dropped, as memnet's network faults
 // journal theirs (heartbeats are left out, as there). j may be nil.

@@ -23,11 +23,18 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/faultline/faultline/broker/packet"
+	"github.com/faultline/faultline/broker/transport"
 	"github.com/faultline/faultline/broker/transport/nats/internal/header"
 )
 
 // ErrPayloadTooLarge is returned by Send for a packet larger than the server's max payload.
-var ErrPayloadTooLarge = errors.New("nats: packet exceeds the server's max payload")
+// errors.Is also matches it to transport.ErrTooLarge, which the broker acts on.
+var ErrPayloadTooLarge error = payloadTooLarge{}
+
+type payloadTooLarge struct{}
+
+func (payloadTooLarge) Error() string        { return "nats: packet exceeds the server's max payload" }
+func (payloadTooLarge) Is(target error) bool { return target == transport.ErrTooLarge }
 
 // ErrNotConnected is returned by Send before Connect, after Disconnect, or while the
 // connection is down (publishes are not buffered across a reconnect: a call fails at once,
@@ -76,6 +83,7 @@ type Transport struct {
 	subs        []*natsgo.Subscription
 	done        chan struct{}
 	onReconnect func()
+	onLost      func()
 
 	// live is nc for Send, read without mu: a publish must not wait on a lock of ours
 	// (nc's own is held by nats.go's flusher during each socket write).
@@ -118,6 +126,14 @@ func Prefix(namespace string) string {
 		return "MOL"
 	}
 	return "MOL-" + namespace
+}
+
+// OnConnectionLost registers fn, run each time the connection to the server drops (not on
+// Disconnect). It runs on a NATS goroutine.
+func (t *Transport) OnConnectionLost(fn func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onLost = fn
 }
 
 // OnReconnect registers fn, run after every reconnect once subscriptions are restored (the
@@ -168,6 +184,12 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 				return // our own Disconnect, not a lost connection
 			}
 			log.Warn("nats: disconnected", "err", err)
+			t.mu.Lock()
+			fn := t.onLost
+			t.mu.Unlock()
+			if fn != nil {
+				fn()
+			}
 		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
 			log.Info("nats: reconnected", "url", c.ConnectedUrlRedacted())

@@ -433,7 +433,7 @@ func TestMalformedDropped(t *testing.T) {
 // A packet over the server's max payload is refused by Send with a clear error.
 func TestMaxPayload(t *testing.T) {
 	srv := startServer(t, -1, func(o *server.Options) { o.MaxPayload = 4096 })
-	b := newNode(t, srv, "", "b", greeter)
+	b := newNode(t, srv, "", "b", greeter, blob)
 	a := newNode(t, srv, "", "a")
 	eventually(t, func() bool { return a.knows("b") }, "a discovers b")
 
@@ -441,14 +441,43 @@ func TestMaxPayload(t *testing.T) {
 	require.ErrorIs(t, err, fnats.ErrPayloadTooLarge)
 	require.EqualError(t, err, "nats: packet exceeds the server's max payload: MOL.EVENT.b is 5000 bytes, the server accepts 4096")
 
-	// A call whose REQ is too large fails at once; the next one works.
+	// A call whose REQ is too large fails at once, with an error that says so and is not
+	// retried (the same params are as large for any node); the next call works.
 	_, err = a.Call("v2.greeter.hello", map[string]any{"name": strings.Repeat("x", 5000)})
-	require.Equal(t, errs.NameBrokerDisconnected, errs.NameOf(err))
+	var me *errs.Error
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, "MoleculerError", me.Name)
+	require.Equal(t, 500, me.Code)
+	require.Equal(t, "REQUEST_TOO_LARGE", me.Type)
+	require.Equal(t, "a", me.NodeID)
+	require.False(t, me.Retryable)
+	require.Contains(t, me.Message, "the request is too large for the transporter: nats: packet exceeds the server's max payload: MOL.REQ.b is")
+	require.Equal(t, 1, count(a.j, journal.ReqSent), "one attempt")
 	res, err := a.Call("v2.greeter.hello", map[string]any{"name": "Di"})
 	require.NoError(t, err)
 	require.Equal(t, "Hello Di", res)
-	_ = b
+
+	// A result too large for the server comes back as an error response at once, from the
+	// serving node, instead of leaving the caller to its timeout.
+	_, err = a.Call("big.blob", map[string]any{"n": 5000.0}, broker.WithTimeout(time.Minute))
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, "MoleculerError", me.Name)
+	require.Equal(t, 500, me.Code)
+	require.Equal(t, "RESPONSE_TOO_LARGE", me.Type)
+	require.Equal(t, "b", me.NodeID)
+	require.Contains(t, me.Message, "the response is too large for the transporter: nats: packet exceeds the server's max payload: MOL.RES.a is")
+	res, err = a.Call("big.blob", map[string]any{"n": 10.0})
+	require.NoError(t, err)
+	require.Equal(t, strings.Repeat("x", 10), res)
+	require.Equal(t, uint64(0), a.tr.Stats().Dropped+b.tr.Stats().Dropped)
 }
+
+// blob answers a string of n bytes: a small request with a result as large as asked.
+var blob = &broker.Service{Name: "big", Actions: map[string]broker.Action{
+	"blob": {Handler: func(ctx *broker.Context) (any, error) {
+		return strings.Repeat("x", int(ctx.Params["n"].(float64))), nil
+	}},
+}}
 
 // The server goes away and comes back on the same port: while it is down a call fails with
 // BrokerDisconnectedError; afterwards the transports reconnect by themselves, the brokers
@@ -462,8 +491,30 @@ func TestReconnect(t *testing.T) {
 	_, err := a.Call("v2.greeter.hello", map[string]any{"name": "Ed"})
 	require.NoError(t, err)
 
+	// A call in flight when the connection drops fails with BrokerDisconnectedError at once,
+	// not at its (long) timeout: its response, if any, would be published while a is away.
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	b.MustAddService(&broker.Service{Name: "slow", Actions: map[string]broker.Action{
+		"wait": {Handler: func(*broker.Context) (any, error) {
+			entered <- struct{}{}
+			<-release
+			return "late", nil
+		}}}})
+	eventually(t, func() bool { return a.Endpoints("slow.wait")["b"] }, "a learns slow.wait")
+	inFlight := make(chan error, 1)
+	go func() {
+		_, err := a.Call("slow.wait", nil, broker.WithTimeout(time.Hour))
+		inFlight <- err
+	}()
+	<-entered
+
 	srv.Shutdown()
 	srv.WaitForShutdown()
+	err = <-inFlight
+	require.Equal(t, errs.NameBrokerDisconnected, errs.NameOf(err), "call in flight: %v", err)
+	require.Equal(t, 1, count(a.j, journal.ReqRejected))
 	eventually(t, func() bool { return !a.tr.Conn().IsConnected() }, "a notices the server is gone")
 	_, err = a.Call("v2.greeter.hello", map[string]any{"name": "Ed"})
 	require.Equal(t, errs.NameBrokerDisconnected, errs.NameOf(err), "call while down: %v", err)
@@ -487,4 +538,15 @@ func TestReconnect(t *testing.T) {
 	_, lost := a.lost("b")
 	require.False(t, lost, "a never lost b")
 	require.Equal(t, uint64(0), a.tr.Stats().Dropped+b.tr.Stats().Dropped)
+}
+
+// count is the number of entries of kind in j.
+func count(j *journal.Journal, kind string) int {
+	n := 0
+	for _, e := range j.Entries() {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
