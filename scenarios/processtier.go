@@ -14,16 +14,19 @@ import (
 	"github.com/faultline/faultline/testutil"
 )
 
-// ProcessTier is the tier name of realtier/proctier (every serving node an OS process);
-// ContainersTier the same with NATS and Redis in Docker containers (one NATS server: no
-// routes to cut).
+// RealTier is the tier name of realtier/proctier (every serving node an OS process, on real
+// NATS; "process" is another name of it); ContainersTier the same with NATS and Redis in
+// Docker containers (one NATS server: no routes to cut).
 const (
-	ProcessTier    = "process"
+	RealTier       = "real"
 	ContainersTier = "containers"
 )
 
 // processLike reports whether a tier runs serving nodes as processes.
-func processLike(tier string) bool { return tier == ProcessTier || tier == ContainersTier }
+func processLike(tier string) bool {
+	tier = testutil.CanonicalTier(tier)
+	return tier == RealTier || tier == ContainersTier
+}
 
 // processNodes are the nodes that run as processes on the process tier: those that serve
 // services and make no calls of the scenario's (workload, setup, seeding), which stay in the
@@ -60,11 +63,11 @@ func drivers(s *Scenario) map[string]bool {
 func processOnlyProblems(s *Scenario, tier string) []FieldError {
 	drives := drivers(s)
 	var out []FieldError
-	if tier != ProcessTier {
+	if testutil.CanonicalTier(tier) != RealTier {
 		for i, f := range s.Faults {
 			if f.Kind == "toxic" {
 				out = append(out, FieldError{Path: fmt.Sprintf("faults[%d].kind", i),
-					Msg: fmt.Sprintf("a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not %s", orSim(tier))})
+					Msg: fmt.Sprintf("a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier real only, not %s", orSim(tier))})
 			}
 		}
 	}
@@ -75,7 +78,7 @@ func processOnlyProblems(s *Scenario, tier string) []FieldError {
 		path := fmt.Sprintf("nodes[%d].command", i)
 		switch {
 		case !processLike(tier):
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process: it runs on tiers process and containers only (faultline run --tier process)", n.ID)})
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process: it runs on tiers real and containers only (faultline run --tier real)", n.ID)})
 		case drives[n.ID]:
 			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process and cannot make the scenario's calls (workload, setup, seeding: the first node)", n.ID)})
 		}
@@ -104,6 +107,7 @@ func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
 // never silently left out. On the simulator and the in-process tiers that is only what needs
 // real processes; on the process tiers, every fault and check they cannot do.
 func TierProblems(s *Scenario, tier string) []FieldError {
+	tier = testutil.CanonicalTier(tier)
 	out := processOnlyProblems(s, tier)
 	if !processLike(tier) {
 		return out
@@ -126,9 +130,9 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			}
 		case "partition", "isolate":
 			if tier == ContainersTier {
-				why = "the containers tier has one NATS server for every node, so no route to cut (tier process partitions)"
+				why = "the containers tier has one NATS server for every node, so no route to cut (tier real partitions)"
 			} else if len(f.Types) > 0 {
-				why = "a partition of some packet types needs the in-memory network; the process tier cuts whole NATS routes"
+				why = "a partition of some packet types needs the in-memory network; the real tier cuts whole NATS routes"
 			}
 		case "error", "delay", "hang", "panic":
 			// applied in the node processes over their control subjects (remoteFault)
@@ -136,7 +140,7 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			// made by the receiving nodes' transporters (oneWay)
 		case "cacher-down", "cacher-slow":
 			if f.Node == "" || !procs[f.Node] {
-				why = "a cacher fault on the process tier names a process node (node:), whose cacher it takes down in the process"
+				why = "a cacher fault on the real tier names a process node (node:), whose cacher it takes down in the process"
 			} else if cacherOf(s, f.Node) == "" {
 				why = fmt.Sprintf("node %s has no cacher", f.Node)
 			}
@@ -149,16 +153,16 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 		case "latency":
 			switch {
 			case tier == ContainersTier:
-				why = "the containers tier has one NATS server, so no route to slow down (tier process does)"
+				why = "the containers tier has one NATS server, so no route to slow down (tier real does)"
 			case len(f.From) > 0 || len(f.To) > 0 || len(f.Types) > 0:
-				why = "latency on the process tier is a Toxiproxy toxic on every route between the nodes' servers, both ways: it cannot pick senders, receivers or packet types"
+				why = "latency on the real tier is a Toxiproxy toxic on every route between the nodes' servers, both ways: it cannot pick senders, receivers or packet types"
 			case f.Dist != "" && f.Dist != "uniform":
 				why = fmt.Sprintf("Toxiproxy's jitter is uniform; dist %q needs the in-memory network", f.Dist)
 			case f.Delay%time.Millisecond != 0 || f.Jitter%time.Millisecond != 0:
 				why = "Toxiproxy's latency and jitter are whole milliseconds"
 			}
 		default:
-			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
+			why = "it acts on single packets, which needs the in-memory network (tiers sim and wall); the real tier's network is NATS"
 		}
 		if why != "" {
 			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier %s: %s", name, f.Kind, tier, why)})

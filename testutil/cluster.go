@@ -20,7 +20,7 @@ import (
 
 // Spec describes a cluster: where it runs, its network, its nodes and what they share.
 type Spec struct {
-	// Tier is where the nodes run: TierSim (default), TierReal, or a registered tier.
+	// Tier is where the nodes run: TierSim (default), TierWall, or a registered tier.
 	Tier string
 	// Seed seeds the simulated runtime: the same seed and the same test give the same run.
 	Seed uint64

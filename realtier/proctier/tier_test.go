@@ -154,15 +154,17 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 		{Name: "lossy", Kind: "loss", Rate: 0.5},
 		{Name: "gateway down", Kind: "crash", Node: "gateway"},
 	})
-	_, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name})
-	require.Error(t, err)
-	msg := err.Error()
-	for _, want := range []string{
-		`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier process: node product-1 has no cacher`,
-		`faults[1].kind: fault "lossy" (loss) cannot run on tier process: it acts on single packets, which needs the in-memory network`,
-		`faults[2].kind: fault "gateway down" (crash) cannot run on tier process: node gateway runs in the harness`,
-	} {
-		assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
+	for _, name := range []string{proctier.Name, proctier.Alias} { // "process" is "real"
+		_, err := scenarios.Run(s, scenarios.Options{Tier: name})
+		require.Error(t, err)
+		msg := err.Error()
+		for _, want := range []string{
+			`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier real: node product-1 has no cacher`,
+			`faults[1].kind: fault "lossy" (loss) cannot run on tier real: it acts on single packets, which needs the in-memory network`,
+			`faults[2].kind: fault "gateway down" (crash) cannot run on tier real: node gateway runs in the harness`,
+		} {
+			assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
+		}
 	}
 }
 
@@ -189,7 +191,7 @@ func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
 
 	_, err := scenarios.Run(*s, scenarios.Options{})
 	require.Error(t, err, "the simulator cannot run an external process")
-	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers process and containers only")
+	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers real and containers only")
 }
 
 // A toxic fault: Toxiproxy's timeout toxic on one route. Calls sent across it time out and
@@ -203,7 +205,7 @@ func TestToxicOnARoute(t *testing.T) {
 	require.NoError(t, err)
 	_, err = file.Parse(path, data)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not sim")
+	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier real only, not sim")
 	_, res := runOnProcesses(t, path, 200*time.Millisecond)
 	assert.Positive(t, count(res.Journal, journal.ReqTimeout, "gateway"), "calls across the held route timed out")
 }
