@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/realtier/natsmesh"
+	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
 )
 
@@ -168,13 +169,44 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier %s: %s", name, f.Kind, tier, why)})
 		}
 	}
-	for i, c := range s.Checks {
-		path := fmt.Sprintf("checks[%d].kind", i)
+	// Metrics and spans of node processes are collected over NATS (Observing); what cannot
+	// be is refused.
+	killed := map[string]bool{}
+	pauses := map[string][]FaultSpec{}
+	for _, f := range s.Schedule() {
 		switch {
-		case c.Kind == "metric" && procs[c.Node]:
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: metrics of node processes are not collected yet", c.Node, tier)})
-		case c.Kind == "trace":
-			out = append(out, FieldError{Path: path, Msg: "check trace cannot run on tier " + tier + ": the spans of node processes are not collected yet"})
+		case f.Kind == "crash" && procs[f.Node]:
+			killed[f.Node] = true
+		case f.Kind == "pause" && procs[f.Node]:
+			pauses[f.Node] = append(pauses[f.Node], f)
+		}
+	}
+	external := map[string]bool{}
+	for _, n := range s.Nodes {
+		external[n.ID] = len(n.Command) > 0
+	}
+	for i, c := range s.Checks {
+		if c.Kind != "metric" {
+			continue
+		}
+		path := fmt.Sprintf("checks[%d].node", i)
+		if c.Node == "" {
+			path = fmt.Sprintf("checks[%d].kind", i)
+		}
+		for _, n := range s.Nodes {
+			if c.Node != "" && c.Node != n.ID {
+				continue
+			}
+			switch {
+			case external[n.ID]:
+				out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: %s is an external process, whose metrics are not collected (name a node of ours in node:)", orEvery(c.Node), tier, n.ID)})
+			case killed[n.ID]:
+				out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: %s's process is killed, and its counters die with it (the simulator's node keeps them across a restart)", orEvery(c.Node), tier, n.ID)})
+			default:
+				if at, f, ok := sampledWhileStopped(s, c, pauses[n.ID]); ok {
+					out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: it reads %s's metrics at +%s, while fault %q has its process stopped (SIGSTOP), which cannot answer (sample before or after the pause)", orEvery(c.Node), tier, n.ID, at, f.Name)})
+				}
+			}
 		}
 	}
 	if s.Setup != nil {
@@ -342,6 +374,15 @@ func cacherOf(s *Scenario, node string) string {
 	return ""
 }
 
+// Observing is a tier that collects its node processes' metrics and spans (the real tier).
+type Observing interface {
+	// Scrape returns the metric families of the node's running process (Prometheus
+	// protobuf, length-delimited) once every span it had ended has arrived.
+	Scrape(node string) ([]byte, error)
+	// Spans are the spans received from the node processes (tracing.MarshalSpan's bytes).
+	Spans() [][]byte
+}
+
 // Toxics is a tier whose nodes' servers are routed through Toxiproxy (the process tier).
 type Toxics interface {
 	RouteNodes() []string
@@ -388,6 +429,50 @@ func addToxics(tx Toxics, pairs [][2]string, tox natsmesh.Toxic) (func(), error)
 		}
 	}
 	return func() { heal(pairs) }, nil
+}
+
+// sampledWhileStopped finds an instant at which check c reads the metrics (its at:, its
+// window's samples, else the run's end) inside one of the pauses, when the node's process is
+// stopped and cannot answer the scrape; a stopped process's counters cannot be read.
+func sampledWhileStopped(s *Scenario, c CheckSpec, pauses []FaultSpec) (time.Duration, FaultSpec, bool) {
+	if len(pauses) == 0 {
+		return 0, FaultSpec{}, false
+	}
+	instants := (&MetricCheck{At: c.At, During: check.Window{From: c.From, To: c.To}, Every: c.Every}).instants()
+	if len(instants) == 0 {
+		instants = []time.Duration{s.Duration}
+	}
+	for _, t := range instants {
+		for _, f := range pauses {
+			if stoppedAt(f, t, s.Duration) {
+				return t, f, true
+			}
+		}
+	}
+	return 0, FaultSpec{}, false
+}
+
+// stoppedAt reports whether the pause f holds at t (the heal's own instant included: a
+// scrape then races the SIGCONT).
+func stoppedAt(f FaultSpec, t, end time.Duration) bool {
+	if t < f.Start || t > end {
+		return false
+	}
+	if f.Every <= 0 {
+		return f.Duration == 0 || t <= f.Start+f.Duration
+	}
+	k := (t - f.Start) / f.Every
+	if f.Count > 0 && int(k) >= f.Count {
+		return false
+	}
+	return t-f.Start-k*f.Every <= f.Duration
+}
+
+func orEvery(node string) string {
+	if node == "" {
+		return "every node"
+	}
+	return node
 }
 
 func orSim(tier string) string {

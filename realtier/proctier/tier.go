@@ -92,6 +92,8 @@ type tier struct {
 	// cluster's (known from the first Spawn), where their drops are journaled.
 	cuts    map[string]*cut.Filter
 	journal *journal.Journal
+	// spans are what the node processes traced (ProcessSpec.Traces).
+	spans *spanBox
 }
 
 func binary(spec *testutil.Spec, name string) (string, error) {
@@ -115,7 +117,7 @@ func newTier(name, bin string, net network) (*tier, error) {
 		return nil, err
 	}
 	return &tier{name: name, runtime: rt.NewReal(), net: net, bin: bin, dir: dir, procs: map[string]*process{},
-		collector: map[string]*nats.Conn{}, newRedis: startRedis, cuts: map[string]*cut.Filter{}}, nil
+		collector: map[string]*nats.Conn{}, newRedis: startRedis, cuts: map[string]*cut.Filter{}, spans: newSpanBox()}, nil
 }
 
 func open(spec *testutil.Spec) (testutil.Tier, error) {
@@ -273,6 +275,9 @@ func (t *tier) collect(id string, j *journal.Journal) error {
 		j.RecordAt(time.Unix(0, e.At), e.Node, e.Kind, e.Attrs)
 	})
 	if err == nil {
+		_, err = nc.Subscribe(spansSubject(id), t.spans.add)
+	}
+	if err == nil {
 		err = nc.Flush()
 	}
 	if err != nil {
@@ -318,6 +323,13 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 		return nil, fmt.Errorf("tier %s: node %s: cacher %q is not supported on this tier (memory and redis are)", t.name, ns.ID, ns.Cacher)
 	}
 	if ns.Process != nil {
+		if ns.Process.Metrics || ns.Process.Traces {
+			// a scrape also says how many spans to wait for
+			args = append(args, "--metrics-subject", metricsSubject(ns.ID))
+		}
+		if ns.Process.Traces {
+			args = append(args, "--spans-subject", spansSubject(ns.ID))
+		}
 		args = append(args, ns.Process.Args...)
 	}
 	t.spawnMu.Lock()

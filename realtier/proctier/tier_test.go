@@ -108,7 +108,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 	}
 	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, paths, 9)
+	require.Len(t, paths, 10)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -132,8 +132,10 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 					assert.Equal(t, count(sim.Journal, journal.CallStarted, n.ID), count(real.Journal, journal.CallStarted, n.ID), "calls from %s", n.ID)
 				}
 			}
+			// Spans are journaled at the end of a traced run, the node processes' with the
+			// harness's: as many in both tiers.
 			kinds := []string{journal.FaultApplied, journal.FaultHealed, journal.DomainOrder, journal.DomainStock,
-				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError}
+				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError, scenarios.SpanEntry}
 			if slices.ContainsFunc(s.Faults, func(f scenarios.FaultSpec) bool { return f.Kind == "asymmetric" }) {
 				// dropped one by one, by a transporter, in both tiers (a cut route drops
 				// nothing anyone sees; memnet journals each packet)
@@ -141,6 +143,14 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 			}
 			for _, kind := range kinds {
 				assert.Equal(t, count(sim.Journal, kind, ""), count(real.Journal, kind, ""), kind)
+			}
+			for _, c := range s.Checks {
+				switch c.Kind {
+				case "metric": // the node's series are in the run's metrics, scraped from its process
+					assert.Contains(t, string(real.Metrics), fmt.Sprintf("nodeID=%q", c.Node))
+				case "trace":
+					assert.Positive(t, count(real.Journal, scenarios.SpanEntry, "product-1"), "spans from product-1's process")
+				}
 			}
 			t.Logf("wall %s for %s virtual", real.WallTime.Round(time.Millisecond), real.VirtualTime)
 		})
@@ -153,7 +163,14 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 		{Name: "cache gone", Kind: "cacher-down", Node: "product-1"}, // product-1 has no cacher
 		{Name: "lossy", Kind: "loss", Rate: 0.5},
 		{Name: "gateway down", Kind: "crash", Node: "gateway"},
-	})
+		{Name: "product-2 stopped", Kind: "pause", Node: "product-2", Start: 2 * sec, Duration: 2 * sec},
+	},
+		// read at +3s, inside the pause: refused; at +5s, after it: runs
+		scenarios.CheckSpec{Kind: "metric", Node: "product-2", Metric: "moleculer_request_total", Value: ptr(1.0), At: []time.Duration{5 * sec, 3 * sec}},
+		scenarios.CheckSpec{Kind: "metric", Node: "product-2", Metric: "moleculer_request_total", Value: ptr(1.0), At: []time.Duration{5 * sec}},
+		// every node's, at the run's end: product-1's and product-2's processes answer then
+		scenarios.CheckSpec{Kind: "metric", Metric: "moleculer_request_total", Value: ptr(1.0)},
+	)
 	for _, name := range []string{proctier.Name, proctier.Alias} { // "process" is "real"
 		_, err := scenarios.Run(s, scenarios.Options{Tier: name})
 		require.Error(t, err)
@@ -162,9 +179,11 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 			`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier real: node product-1 has no cacher`,
 			`faults[1].kind: fault "lossy" (loss) cannot run on tier real: it acts on single packets, which needs the in-memory network`,
 			`faults[2].kind: fault "gateway down" (crash) cannot run on tier real: node gateway runs in the harness`,
+			`checks[0].node: check metric on product-2 cannot run on tier real: it reads product-2's metrics at +3s, while fault "product-2 stopped" has its process stopped (SIGSTOP), which cannot answer (sample before or after the pause)`,
 		} {
 			assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
 		}
+		assert.Equal(t, 4, strings.Count(msg, "cannot run on tier real"), msg)
 	}
 }
 
