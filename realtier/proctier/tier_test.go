@@ -148,8 +148,14 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 				switch c.Kind {
 				case "metric": // the node's series are in the run's metrics, scraped from its process
 					assert.Contains(t, string(real.Metrics), fmt.Sprintf("nodeID=%q", c.Node))
-				case "trace":
-					assert.Positive(t, count(real.Journal, scenarios.SpanEntry, "product-1"), "spans from product-1's process")
+				case "trace": // spans ended in the serving nodes' processes reached the harness
+					served := 0
+					for _, n := range s.Nodes {
+						if len(n.Services) > 0 {
+							served += count(real.Journal, scenarios.SpanEntry, n.ID)
+						}
+					}
+					assert.Positive(t, served, "spans from the node processes")
 				}
 			}
 			t.Logf("wall %s for %s virtual", real.WallTime.Round(time.Millisecond), real.VirtualTime)
