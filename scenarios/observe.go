@@ -241,7 +241,10 @@ func (ob *observation) finish(c *testutil.Cluster, out *Result) {
 		for _, id := range ob.nodes {
 			gs = append(gs, gatherer(func() ([]*dto.MetricFamily, error) { return ob.gather(id) }))
 		}
-		if mfs, err := gs.Gather(); err == nil {
+		// Gatherers returns what it could gather with its error: a node process that is gone
+		// (killed, with no metric check to refuse) has nothing to add, and the others' are
+		// still written.
+		if mfs, _ := gs.Gather(); len(mfs) > 0 {
 			var b bytes.Buffer
 			enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
 			for _, mf := range mfs {

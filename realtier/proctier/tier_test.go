@@ -85,13 +85,18 @@ func TestCrashedProcessIsLostAndCallsFailOver(t *testing.T) {
 		scenarios.CheckSpec{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []scenarios.TransitionAt{
 			{To: "lost", At: 6 * sec, Tolerance: 1500 * time.Millisecond}}},
 	)
-	res, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
+	res, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond, Metrics: true})
 	require.NoError(t, err)
 	for _, c := range res.Checks {
 		t.Log(c.Message())
 	}
 	require.Empty(t, res.Error)
 	assert.True(t, res.Pass)
+	// The run's metrics are scraped from the processes at the end: product-2's are there,
+	// the killed product-1's are gone with it, and the harness's gateway's are its own.
+	assert.Contains(t, string(res.Metrics), `moleculer_request_total{action="product.get",caller="",namespace="",nodeID="product-2",service="product",type="local"}`)
+	assert.Contains(t, string(res.Metrics), `nodeID="gateway"`)
+	assert.NotContains(t, string(res.Metrics), `nodeID="product-1"`)
 	es := res.Journal
 	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-1"), "product-1's process journaled its start")
 	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-2"))
