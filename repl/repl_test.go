@@ -206,7 +206,7 @@ func TestCompletion(t *testing.T) {
 // On the wall clock: the same commands against a live in-process cluster (the transport is
 // the in-memory one; faultline repl --nats is tested in cmd/faultline).
 func TestLiveSession(t *testing.T) {
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Cacher: testutil.CacherMemory,
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Cacher: testutil.CacherMemory,
 		Resources: scenarios.Resources(scenarios.ServiceConfig{}),
 		Nodes:     []testutil.NodeSpec{{ID: "repl"}, {ID: "product-1", Services: []string{"product"}}}})
 	require.NoError(t, c.Start())

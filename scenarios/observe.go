@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -30,10 +33,17 @@ const SpanEntry = "trace.span"
 // the cluster's spans. A run observes when its Options ask for metrics or traces, or when a
 // metric or trace check needs them; otherwise it is nil and costs nothing.
 type observation struct {
-	metrics map[string]*metrics.Metrics // by node ID
-	nodes   []string
-	tracer  *tracing.Tracer
-	checks  []*MetricCheck
+	metrics map[string]*metrics.Metrics // by node ID, of the nodes in this process
+	nodes   []string                    // every node whose metrics are read, in spec order
+	// procs are the node processes whose metrics and spans the tier collects (the real
+	// tier: remote, once the cluster is built); spans their spans and the harness's once
+	// the run has ended, in the order they ended; offset turns an instant into the run's.
+	procs  map[string]bool
+	remote Observing
+	spans  []sdktrace.ReadOnlySpan
+	offset func(time.Time) time.Duration
+	tracer *tracing.Tracer
+	checks []*MetricCheck
 	// spec holds the checkers of the scenario's metric and trace check specs, by index.
 	spec map[int]check.Checker
 	// log and logOpts: Options.Log; clock is the cluster's runtime once built.
@@ -49,7 +59,8 @@ type lateClock struct{ c *rt.Clock }
 func (l lateClock) Now() time.Time { return (*l.c).Now() }
 
 func newObservation(s *Scenario, o Options) *observation {
-	ob := &observation{spec: map[int]check.Checker{}, log: o.Log, logOpts: o.LogOptions, clock: lateClock{new(rt.Clock)}}
+	ob := &observation{spec: map[int]check.Checker{}, procs: map[string]bool{}, log: o.Log, logOpts: o.LogOptions, clock: lateClock{new(rt.Clock)},
+		offset: func(t time.Time) time.Duration { return t.Sub(rt.Epoch) }}
 	wantMetrics, wantTraces := o.Metrics, o.Traces
 	extra := slices.Clone(s.ExtraChecks)
 	for i, c := range s.Checks {
@@ -117,6 +128,18 @@ func (ob *observation) instrument(spec *testutil.Spec) error {
 	}
 	for i := range spec.Nodes {
 		n := &spec.Nodes[i]
+		if n.Process != nil {
+			// A node process builds its broker itself: the tier asks it for its metrics and
+			// spans (an external command's are not collected: TierProblems).
+			if len(n.Process.Command) == 0 && (ob.metrics != nil || ob.tracer != nil) {
+				n.Process.Metrics, n.Process.Traces = ob.metrics != nil, ob.tracer != nil
+				ob.procs[n.ID] = true
+				if ob.metrics != nil {
+					ob.nodes = append(ob.nodes, n.ID)
+				}
+			}
+			continue
+		}
 		if log != nil && n.Options.Logger == nil {
 			n.Options.Logger = log
 		}
@@ -133,11 +156,62 @@ func (ob *observation) instrument(spec *testutil.Spec) error {
 	return nil
 }
 
-// built gives the loggers the cluster's clock.
+// built gives the loggers the cluster's clock, and finds the tier's collector of the node
+// processes' metrics and spans.
 func (ob *observation) built(c *testutil.Cluster) {
 	if ob != nil {
 		*ob.clock.c = c.Runtime
+		ob.remote, _ = c.Tier.(Observing)
+		ob.offset = c.Journal.Offset
 	}
+}
+
+// gather reads one node's metric families: in this process, or scraped from its process.
+func (ob *observation) gather(node string) ([]*dto.MetricFamily, error) {
+	if m := ob.metrics[node]; m != nil {
+		return m.Registry().Gather()
+	}
+	if !ob.procs[node] || ob.remote == nil {
+		return nil, fmt.Errorf("no node %q", node)
+	}
+	data, err := ob.remote.Scrape(node)
+	if err != nil {
+		return nil, err
+	}
+	dec := expfmt.NewDecoder(bytes.NewReader(data), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("node %s's metrics: %w", node, err)
+		}
+		out = append(out, mf)
+	}
+}
+
+// gatherer is one node's metrics as a prometheus.Gatherer.
+type gatherer func() ([]*dto.MetricFamily, error)
+
+func (g gatherer) Gather() ([]*dto.MetricFamily, error) { return g() }
+
+// collectSpans takes the run's spans: the harness's, and the node processes' (each scraped
+// first, so that every span it ended has arrived; a process that is gone keeps what it sent).
+func (ob *observation) collectSpans() {
+	ob.spans = ob.tracer.Spans()
+	if ob.remote == nil || len(ob.procs) == 0 {
+		return
+	}
+	for id := range ob.procs {
+		_, _ = ob.remote.Scrape(id)
+	}
+	for _, data := range ob.remote.Spans() {
+		if sp, err := ob.tracer.UnmarshalSpan(data); err == nil {
+			ob.spans = append(ob.spans, sp)
+		}
+	}
+	slices.SortStableFunc(ob.spans, func(a, b sdktrace.ReadOnlySpan) int { return a.EndTime().Compare(b.EndTime()) })
 }
 
 // start schedules the metric checks' samples, on the simulation's clock.
@@ -163,13 +237,25 @@ func (ob *observation) finish(c *testutil.Cluster, out *Result) {
 		mc.sample(c.Elapsed(), true)
 	}
 	if ob.metrics != nil {
-		var b bytes.Buffer
-		if err := metrics.WriteText(&b, ob.all()...); err == nil {
+		var gs prometheus.Gatherers
+		for _, id := range ob.nodes {
+			gs = append(gs, gatherer(func() ([]*dto.MetricFamily, error) { return ob.gather(id) }))
+		}
+		// Gatherers returns what it could gather with its error: a node process that is gone
+		// (killed, with no metric check to refuse) has nothing to add, and the others' are
+		// still written.
+		if mfs, _ := gs.Gather(); len(mfs) > 0 {
+			var b bytes.Buffer
+			enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+			for _, mf := range mfs {
+				_ = enc.Encode(mf)
+			}
 			out.Metrics = b.Bytes()
 		}
 	}
 	if ob.tracer != nil {
-		out.Spans = ob.tracer.Spans()
+		ob.collectSpans()
+		out.Spans = ob.spans
 		for _, s := range out.Spans {
 			attrs := map[string]any{"traceID": s.SpanContext().TraceID().String(), "spanID": s.SpanContext().SpanID().String(),
 				"name": s.Name(), "start": c.Journal.Offset(s.StartTime()), "duration": s.EndTime().Sub(s.StartTime())}
@@ -189,14 +275,6 @@ func deref(f *float64) float64 {
 		return 0
 	}
 	return *f
-}
-
-func (ob *observation) all() []*metrics.Metrics {
-	out := make([]*metrics.Metrics, 0, len(ob.nodes))
-	for _, id := range ob.nodes {
-		out = append(out, ob.metrics[id])
-	}
-	return out
 }
 
 func spanNode(s sdktrace.ReadOnlySpan) string {
@@ -227,6 +305,7 @@ type MetricCheck struct {
 	Every  time.Duration
 
 	ob      *observation
+	mu      sync.Mutex // samples: off the simulator, each instant's sample runs on a timer of its own
 	samples []metricSample
 }
 
@@ -283,6 +362,8 @@ func (m *MetricCheck) instants() []time.Duration {
 // sample reads the metric now; end marks the end-of-run reading, which the check uses when
 // it has no instants, and which stands in for instants past the run's end.
 func (m *MetricCheck) sample(at time.Duration, end bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if end && len(m.instants()) > 0 {
 		for _, t := range m.instants() {
 			if !slices.ContainsFunc(m.samples, func(s metricSample) bool { return s.at == t }) {
@@ -300,15 +381,9 @@ func (m *MetricCheck) read() (float64, error) {
 	if m.ob == nil || m.ob.metrics == nil {
 		return 0, fmt.Errorf("the run collected no metrics")
 	}
-	var ms []*metrics.Metrics
+	nodes := m.ob.nodes
 	if m.Node != "" {
-		mm, ok := m.ob.metrics[m.Node]
-		if !ok {
-			return 0, fmt.Errorf("no node %q", m.Node)
-		}
-		ms = []*metrics.Metrics{mm}
-	} else {
-		ms = m.ob.all()
+		nodes = []string{m.Node}
 	}
 	name, part := m.Metric, ""
 	for _, suffix := range []string{"_count", "_sum"} {
@@ -317,8 +392,8 @@ func (m *MetricCheck) read() (float64, error) {
 		}
 	}
 	total, found := 0.0, false
-	for _, mm := range ms {
-		mfs, err := mm.Registry().Gather()
+	for _, id := range nodes {
+		mfs, err := m.ob.gather(id)
 		if err != nil {
 			return 0, err
 		}
@@ -391,7 +466,9 @@ func (m *MetricCheck) Check([]journal.Entry) check.Result {
 		op = "=="
 	}
 	expected := fmt.Sprintf("%s %s %g", m.Metric+labelString(m.Labels), op, m.Value)
+	m.mu.Lock()
 	samples := slices.Clone(m.samples)
+	m.mu.Unlock()
 	slices.SortStableFunc(samples, func(a, b metricSample) int { return int(a.at - b.at) })
 	if len(samples) == 0 {
 		return check.Result{Name: m.Name(), Expected: expected, Actual: "no sample taken", At: -1}
@@ -457,14 +534,18 @@ func (tc *TraceCheck) Check([]journal.Entry) check.Result {
 	}
 	attempts := map[call]int{}
 	n, longest := 0, time.Duration(0)
-	for _, s := range tc.ob.tracer.Spans() {
+	spans := tc.ob.spans
+	if spans == nil { // before the run's end
+		spans = tc.ob.tracer.Spans()
+	}
+	for _, s := range spans {
 		if s.Name() != name {
 			continue
 		}
 		n++
 		d := s.EndTime().Sub(s.StartTime())
 		longest = max(longest, d)
-		at := s.StartTime().Sub(rt.Epoch) // virtual: the journal's origin
+		at := tc.ob.offset(s.StartTime())
 		if tc.MaxDuration > 0 && d > tc.MaxDuration {
 			return check.Result{Name: tc.Name(), Expected: expected,
 				Actual: fmt.Sprintf("span %s on %s took %s", s.SpanContext().SpanID(), spanNode(s), d), At: at}

@@ -11,19 +11,23 @@ import (
 	"github.com/faultline/faultline/broker/packet"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/realtier/natsmesh"
+	"github.com/faultline/faultline/scenarios/check"
 	"github.com/faultline/faultline/testutil"
 )
 
-// ProcessTier is the tier name of realtier/proctier (every serving node an OS process);
-// ContainersTier the same with NATS and Redis in Docker containers (one NATS server: no
-// routes to cut).
+// RealTier is the tier name of realtier/proctier (every serving node an OS process, on real
+// NATS; "process" is another name of it); ContainersTier the same with NATS and Redis in
+// Docker containers (one NATS server: no routes to cut).
 const (
-	ProcessTier    = "process"
+	RealTier       = "real"
 	ContainersTier = "containers"
 )
 
 // processLike reports whether a tier runs serving nodes as processes.
-func processLike(tier string) bool { return tier == ProcessTier || tier == ContainersTier }
+func processLike(tier string) bool {
+	tier = testutil.CanonicalTier(tier)
+	return tier == RealTier || tier == ContainersTier
+}
 
 // processNodes are the nodes that run as processes on the process tier: those that serve
 // services and make no calls of the scenario's (workload, setup, seeding), which stay in the
@@ -60,11 +64,11 @@ func drivers(s *Scenario) map[string]bool {
 func processOnlyProblems(s *Scenario, tier string) []FieldError {
 	drives := drivers(s)
 	var out []FieldError
-	if tier != ProcessTier {
+	if testutil.CanonicalTier(tier) != RealTier {
 		for i, f := range s.Faults {
 			if f.Kind == "toxic" {
 				out = append(out, FieldError{Path: fmt.Sprintf("faults[%d].kind", i),
-					Msg: fmt.Sprintf("a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not %s", orSim(tier))})
+					Msg: fmt.Sprintf("a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier real only, not %s", orSim(tier))})
 			}
 		}
 	}
@@ -75,7 +79,7 @@ func processOnlyProblems(s *Scenario, tier string) []FieldError {
 		path := fmt.Sprintf("nodes[%d].command", i)
 		switch {
 		case !processLike(tier):
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process: it runs on tiers process and containers only (faultline run --tier process)", n.ID)})
+			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process: it runs on tiers real and containers only (faultline run --tier real)", n.ID)})
 		case drives[n.ID]:
 			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("node %s is an external process and cannot make the scenario's calls (workload, setup, seeding: the first node)", n.ID)})
 		}
@@ -104,6 +108,7 @@ func processArgs(s *Scenario, n NodeSpec) ([]string, error) {
 // never silently left out. On the simulator and the in-process tiers that is only what needs
 // real processes; on the process tiers, every fault and check they cannot do.
 func TierProblems(s *Scenario, tier string) []FieldError {
+	tier = testutil.CanonicalTier(tier)
 	out := processOnlyProblems(s, tier)
 	if !processLike(tier) {
 		return out
@@ -126,9 +131,9 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			}
 		case "partition", "isolate":
 			if tier == ContainersTier {
-				why = "the containers tier has one NATS server for every node, so no route to cut (tier process partitions)"
+				why = "the containers tier has one NATS server for every node, so no route to cut (tier real partitions)"
 			} else if len(f.Types) > 0 {
-				why = "a partition of some packet types needs the in-memory network; the process tier cuts whole NATS routes"
+				why = "a partition of some packet types needs the in-memory network; the real tier cuts whole NATS routes"
 			}
 		case "error", "delay", "hang", "panic":
 			// applied in the node processes over their control subjects (remoteFault)
@@ -136,7 +141,7 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 			// made by the receiving nodes' transporters (oneWay)
 		case "cacher-down", "cacher-slow":
 			if f.Node == "" || !procs[f.Node] {
-				why = "a cacher fault on the process tier names a process node (node:), whose cacher it takes down in the process"
+				why = "a cacher fault on the real tier names a process node (node:), whose cacher it takes down in the process"
 			} else if cacherOf(s, f.Node) == "" {
 				why = fmt.Sprintf("node %s has no cacher", f.Node)
 			}
@@ -149,28 +154,59 @@ func TierProblems(s *Scenario, tier string) []FieldError {
 		case "latency":
 			switch {
 			case tier == ContainersTier:
-				why = "the containers tier has one NATS server, so no route to slow down (tier process does)"
+				why = "the containers tier has one NATS server, so no route to slow down (tier real does)"
 			case len(f.From) > 0 || len(f.To) > 0 || len(f.Types) > 0:
-				why = "latency on the process tier is a Toxiproxy toxic on every route between the nodes' servers, both ways: it cannot pick senders, receivers or packet types"
+				why = "latency on the real tier is a Toxiproxy toxic on every route between the nodes' servers, both ways: it cannot pick senders, receivers or packet types"
 			case f.Dist != "" && f.Dist != "uniform":
 				why = fmt.Sprintf("Toxiproxy's jitter is uniform; dist %q needs the in-memory network", f.Dist)
 			case f.Delay%time.Millisecond != 0 || f.Jitter%time.Millisecond != 0:
 				why = "Toxiproxy's latency and jitter are whole milliseconds"
 			}
 		default:
-			why = "it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS"
+			why = "it acts on single packets, which needs the in-memory network (tiers sim and wall); the real tier's network is NATS"
 		}
 		if why != "" {
 			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("fault %q (%s) cannot run on tier %s: %s", name, f.Kind, tier, why)})
 		}
 	}
-	for i, c := range s.Checks {
-		path := fmt.Sprintf("checks[%d].kind", i)
+	// Metrics and spans of node processes are collected over NATS (Observing); what cannot
+	// be is refused.
+	killed := map[string]bool{}
+	pauses := map[string][]FaultSpec{}
+	for _, f := range s.Schedule() {
 		switch {
-		case c.Kind == "metric" && procs[c.Node]:
-			out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: metrics of node processes are not collected yet", c.Node, tier)})
-		case c.Kind == "trace":
-			out = append(out, FieldError{Path: path, Msg: "check trace cannot run on tier " + tier + ": the spans of node processes are not collected yet"})
+		case f.Kind == "crash" && procs[f.Node]:
+			killed[f.Node] = true
+		case f.Kind == "pause" && procs[f.Node]:
+			pauses[f.Node] = append(pauses[f.Node], f)
+		}
+	}
+	external := map[string]bool{}
+	for _, n := range s.Nodes {
+		external[n.ID] = len(n.Command) > 0
+	}
+	for i, c := range s.Checks {
+		if c.Kind != "metric" {
+			continue
+		}
+		path := fmt.Sprintf("checks[%d].node", i)
+		if c.Node == "" {
+			path = fmt.Sprintf("checks[%d].kind", i)
+		}
+		for _, n := range s.Nodes {
+			if c.Node != "" && c.Node != n.ID {
+				continue
+			}
+			switch {
+			case external[n.ID]:
+				out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: %s is an external process, whose metrics are not collected (name a node of ours in node:)", orEvery(c.Node), tier, n.ID)})
+			case killed[n.ID]:
+				out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: %s's process is killed, and its counters die with it (the simulator's node keeps them across a restart)", orEvery(c.Node), tier, n.ID)})
+			default:
+				if at, f, ok := sampledWhileStopped(s, c, pauses[n.ID]); ok {
+					out = append(out, FieldError{Path: path, Msg: fmt.Sprintf("check metric on %s cannot run on tier %s: it reads %s's metrics at +%s, while fault %q has its process stopped (SIGSTOP), which cannot answer (sample before or after the pause)", orEvery(c.Node), tier, n.ID, at, f.Name)})
+				}
+			}
 		}
 	}
 	if s.Setup != nil {
@@ -338,6 +374,15 @@ func cacherOf(s *Scenario, node string) string {
 	return ""
 }
 
+// Observing is a tier that collects its node processes' metrics and spans (the real tier).
+type Observing interface {
+	// Scrape returns the metric families of the node's running process (Prometheus
+	// protobuf, length-delimited) once every span it had ended has arrived.
+	Scrape(node string) ([]byte, error)
+	// Spans are the spans received from the node processes (tracing.MarshalSpan's bytes).
+	Spans() [][]byte
+}
+
 // Toxics is a tier whose nodes' servers are routed through Toxiproxy (the process tier).
 type Toxics interface {
 	RouteNodes() []string
@@ -384,6 +429,50 @@ func addToxics(tx Toxics, pairs [][2]string, tox natsmesh.Toxic) (func(), error)
 		}
 	}
 	return func() { heal(pairs) }, nil
+}
+
+// sampledWhileStopped finds an instant at which check c reads the metrics (its at:, its
+// window's samples, else the run's end) inside one of the pauses, when the node's process is
+// stopped and cannot answer the scrape; a stopped process's counters cannot be read.
+func sampledWhileStopped(s *Scenario, c CheckSpec, pauses []FaultSpec) (time.Duration, FaultSpec, bool) {
+	if len(pauses) == 0 {
+		return 0, FaultSpec{}, false
+	}
+	instants := (&MetricCheck{At: c.At, During: check.Window{From: c.From, To: c.To}, Every: c.Every}).instants()
+	if len(instants) == 0 {
+		instants = []time.Duration{s.Duration}
+	}
+	for _, t := range instants {
+		for _, f := range pauses {
+			if stoppedAt(f, t, s.Duration) {
+				return t, f, true
+			}
+		}
+	}
+	return 0, FaultSpec{}, false
+}
+
+// stoppedAt reports whether the pause f holds at t (the heal's own instant included: a
+// scrape then races the SIGCONT).
+func stoppedAt(f FaultSpec, t, end time.Duration) bool {
+	if t < f.Start || t > end {
+		return false
+	}
+	if f.Every <= 0 {
+		return f.Duration == 0 || t <= f.Start+f.Duration
+	}
+	k := (t - f.Start) / f.Every
+	if f.Count > 0 && int(k) >= f.Count {
+		return false
+	}
+	return t-f.Start-k*f.Every <= f.Duration
+}
+
+func orEvery(node string) string {
+	if node == "" {
+		return "every node"
+	}
+	return node
 }
 
 func orSim(tier string) string {

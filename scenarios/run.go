@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -80,9 +81,10 @@ type Options struct {
 	// goroutine: it must be quick).
 	Progress func(Progress)
 	// Tier is the cluster tier the scenario runs on (testutil's names): "" or "sim" is the
-	// simulator, virtual time, replayable from the seed; "real" is the wall-clock runtime
+	// simulator, virtual time, replayable from the seed; "wall" is the wall-clock runtime
 	// in this process, every node a real broker on real goroutines and timers, so a
-	// scenario of 20 s takes 20 s.
+	// scenario of 20 s takes 20 s; "real" (also "process": realtier/proctier, which must be
+	// imported) runs every serving node as an OS process on real NATS.
 	Tier string
 	// Tolerance is the least tolerance of every expected instant (breaker and membership
 	// transitions, timeouts, skips): off the simulator, instants move by scheduling and
@@ -99,6 +101,16 @@ type Options struct {
 // simulated reports whether the run is in the simulator.
 func (o Options) simulated() bool { return o.Tier == "" || o.Tier == testutil.TierSim }
 
+// unknownTier is the error for a tier nobody registered.
+func unknownTier(tier string) error {
+	have := testutil.Tiers()
+	aliases := testutil.TierAliases()
+	for _, a := range slices.Sorted(maps.Keys(aliases)) {
+		have = append(have, a+" (= "+aliases[a]+")")
+	}
+	return fmt.Errorf("unknown tier %q (have %s)", tier, strings.Join(have, ", "))
+}
+
 // Run executes a scenario in the simulated runtime.
 func Run(s Scenario, o Options) (*Result, error) {
 	if o.Seed != nil {
@@ -107,9 +119,10 @@ func Run(s Scenario, o Options) (*Result, error) {
 	if err := ValidateWith(&s, o.baseCatalog(), o.Limits); err != nil {
 		return nil, err
 	}
-	if o.Tier != "" && !slices.Contains(testutil.Tiers(), o.Tier) {
-		return nil, fmt.Errorf("unknown tier %q (have %s)", o.Tier, strings.Join(testutil.Tiers(), ", "))
+	if !testutil.KnownTier(o.Tier) {
+		return nil, unknownTier(o.Tier)
 	}
+	o.Tier = testutil.CanonicalTier(o.Tier)
 	if problems := TierProblems(&s, o.Tier); len(problems) > 0 {
 		return nil, &ValidationError{Scenario: s.Name, Problems: problems}
 	}

@@ -20,7 +20,7 @@ import (
 
 // Spec describes a cluster: where it runs, its network, its nodes and what they share.
 type Spec struct {
-	// Tier is where the nodes run: TierSim (default), TierReal, or a registered tier.
+	// Tier is where the nodes run: TierSim (default), TierWall, or a registered tier.
 	Tier string
 	// Seed seeds the simulated runtime: the same seed and the same test give the same run.
 	Seed uint64
@@ -82,6 +82,9 @@ type ProcessSpec struct {
 	// NATS), with Env added to its environment; the tier replaces {{nats}} and {{id}} in both.
 	Command []string
 	Env     map[string]string
+	// Metrics and Traces ask the tier to collect the process's metrics and spans (the real
+	// tier scrapes them over NATS; an external command is not asked).
+	Metrics, Traces bool
 }
 
 // Cluster is a running set of brokers on one tier, one journal and one set of shared

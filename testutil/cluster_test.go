@@ -140,7 +140,7 @@ func TestCustomServicesAndAddNode(t *testing.T) {
 
 // TestRealRuntime runs the order flow on the wall-clock runtime.
 func TestRealRuntime(t *testing.T) {
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
 		{ID: "gw", Options: broker.Options{RequestTimeout: 10 * time.Second}},
 		{ID: "users", Services: []string{"user", "email"}},
 		{ID: "shop", Services: []string{"product", "order", "notification"}},
@@ -293,7 +293,25 @@ func TestSetSkewMovesOnlyThatNodesClock(t *testing.T) {
 
 func TestUnknownTier(t *testing.T) {
 	_, err := testutil.Build(testutil.Spec{Tier: "moon"})
-	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [nats real sim])`)
+	assert.EqualError(t, err, `testutil: unknown tier "moon" (have [nats sim wall])`)
+}
+
+// An alias names a registered tier everywhere a tier is named: Build, CanonicalTier,
+// KnownTier; Tiers lists the tiers only, and a name cannot be taken twice.
+func TestTierAlias(t *testing.T) {
+	testutil.RegisterAlias("wallclock", testutil.TierWall)
+	assert.Equal(t, testutil.TierWall, testutil.CanonicalTier("wallclock"))
+	assert.Equal(t, "moon", testutil.CanonicalTier("moon"))
+	assert.Equal(t, "", testutil.CanonicalTier(""))
+	assert.True(t, testutil.KnownTier("wallclock"))
+	assert.True(t, testutil.KnownTier(""))
+	assert.False(t, testutil.KnownTier("moon"))
+	assert.Equal(t, []string{"nats", "sim", "wall"}, testutil.Tiers())
+	assert.Equal(t, map[string]string{"wallclock": "wall"}, testutil.TierAliases())
+	assert.PanicsWithValue(t, `testutil: tier name "wallclock" registered twice`, func() { testutil.RegisterAlias("wallclock", "sim") })
+	assert.PanicsWithValue(t, `testutil: tier name "sim" registered twice`, func() { testutil.RegisterAlias("sim", "wall") })
+	c := testutil.MustBuild(t, testutil.Spec{Tier: "wallclock", Nodes: []testutil.NodeSpec{{ID: "a"}}})
+	assert.Nil(t, c.Sim, "the alias built the wall-clock tier")
 }
 
 // TestRealTierMeshesWhenTheFirstInfoIsLost: on a real NATS cluster a node's first INFO can
@@ -301,7 +319,7 @@ func TestUnknownTier(t *testing.T) {
 // still mesh the cluster without waiting for a heartbeat (an hour here): it asks the nodes
 // to announce themselves again.
 func TestRealTierMeshesWhenTheFirstInfoIsLost(t *testing.T) {
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Nodes: []testutil.NodeSpec{
 		{ID: "a", Options: broker.Options{HeartbeatInterval: time.Hour}},
 		{ID: "b", Options: broker.Options{HeartbeatInterval: time.Hour},
 			Define: func() []*broker.Service { return []*broker.Service{echoService()} }},

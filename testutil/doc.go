@@ -4,7 +4,7 @@
 //
 // Build places catalog services (user, product, order, email, notification, or your own
 // through Spec.Services and NodeSpec.Define) on named nodes, on a tier: TierSim (seeded,
-// virtual time; the default) or TierReal (the wall clock, in this process), or any tier
+// virtual time; the default) or TierWall (the wall clock, in this process), or any tier
 // registered with RegisterTier. The same methods drive every tier: AddNode (also after Start:
 // a late join), Crash, Restart, Stop, Pause, Resume, SetSkew, Partition, WaitForServices, and
 // Faults, the cluster's fault injector.

@@ -65,7 +65,7 @@ func (t *natsTier) Transporter(nodeID string) transport.Transporter {
 }
 
 func (t *natsTier) Pause(id string) error {
-	return fmt.Errorf("tier nats: cannot pause %s: a node in this process has no process to stop (tiers sim and real can)", id)
+	return fmt.Errorf("tier nats: cannot pause %s: a node in this process has no process to stop (tiers sim and wall can)", id)
 }
 
 func (t *natsTier) Resume(id string) error { return t.Pause(id) }

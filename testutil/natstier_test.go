@@ -67,7 +67,7 @@ func TestNATSTier(t *testing.T) {
 	assert.Len(t, c.Kinds(journal.FaultApplied), 1)
 	assert.Len(t, c.Kinds(journal.FaultHealed), 1)
 
-	assert.EqualError(t, c.Pause("shop"), "tier nats: cannot pause shop: a node in this process has no process to stop (tiers sim and real can)")
+	assert.EqualError(t, c.Pause("shop"), "tier nats: cannot pause shop: a node in this process has no process to stop (tiers sim and wall can)")
 	assert.EqualError(t, c.Faults.Add(faults.Spec{Name: "one way", Fault: faults.Asymmetric{From: []string{"gw"}}}),
 		`faults: spec "one way": a one-way partition needs the in-memory network: a real link carries both directions`)
 	err := c.Faults.Add(faults.Spec{Name: "slow", Fault: faults.Latency{Base: time.Millisecond}})

@@ -17,9 +17,10 @@ const (
 	// TierSim runs every node in this process on the simulated runtime: virtual time, a seeded
 	// scheduler, the memnet network. The default.
 	TierSim = "sim"
-	// TierReal runs every node in this process on the wall-clock runtime (goroutines, real
-	// time), still joined by memnet.
-	TierReal = "real"
+	// TierWall runs every node in this process on the wall-clock runtime (goroutines, real
+	// time), still joined by memnet. (Before the process tier took the name "real", this
+	// tier was called "real".)
+	TierWall = "wall"
 )
 
 // A Tier is where a cluster's nodes run: which runtime they share and what carries their
@@ -79,7 +80,8 @@ type TierFactory func(spec *Spec) (Tier, error)
 
 var (
 	tiersMu sync.Mutex
-	tiers   = map[string]TierFactory{TierSim: openSimTier, TierReal: openRealTier}
+	tiers   = map[string]TierFactory{TierSim: openSimTier, TierWall: openWallTier}
+	aliases = map[string]string{}
 )
 
 // RegisterTier makes a tier available to Spec.Tier by name. It panics on a duplicate name.
@@ -92,7 +94,48 @@ func RegisterTier(name string, f TierFactory) {
 	tiers[name] = f
 }
 
-// Tiers lists the registered tier names, sorted.
+// RegisterAlias makes alias another name of the registered tier name: Spec.Tier, Tiers'
+// callers and CanonicalTier accept it and mean name. It panics on a name already taken.
+func RegisterAlias(alias, name string) {
+	tiersMu.Lock()
+	defer tiersMu.Unlock()
+	if _, dup := tiers[alias]; dup || aliases[alias] != "" {
+		panic(fmt.Sprintf("testutil: tier name %q registered twice", alias))
+	}
+	aliases[alias] = name
+}
+
+// CanonicalTier is the registered name a tier name stands for: an alias's tier, any other
+// name itself ("" stays "": the default, the simulator).
+func CanonicalTier(name string) string {
+	tiersMu.Lock()
+	defer tiersMu.Unlock()
+	if n := aliases[name]; n != "" {
+		return n
+	}
+	return name
+}
+
+// KnownTier reports whether name is a registered tier or an alias of one ("" is: the sim).
+func KnownTier(name string) bool {
+	name = CanonicalTier(name)
+	tiersMu.Lock()
+	defer tiersMu.Unlock()
+	return name == "" || tiers[name] != nil
+}
+
+// TierAliases maps each alias to its tier.
+func TierAliases() map[string]string {
+	tiersMu.Lock()
+	defer tiersMu.Unlock()
+	out := make(map[string]string, len(aliases))
+	for a, n := range aliases {
+		out[a] = n
+	}
+	return out
+}
+
+// Tiers lists the registered tier names, sorted (aliases left out: TierAliases).
 func Tiers() []string {
 	tiersMu.Lock()
 	defer tiersMu.Unlock()
@@ -105,7 +148,7 @@ func Tiers() []string {
 }
 
 func openTier(spec *Spec) (Tier, error) {
-	name := spec.Tier
+	name := CanonicalTier(spec.Tier)
 	if name == "" {
 		name = TierSim
 	}
@@ -118,7 +161,7 @@ func openTier(spec *Spec) (Tier, error) {
 	return f(spec)
 }
 
-// NetworkSpec configures the in-process network of the sim and real tiers.
+// NetworkSpec configures the in-process network of the sim and wall tiers.
 //
 // The zero value is a realistic network: every packet takes DefaultLatency plus a uniform
 // jitter in [0, DefaultJitter), drawn from the runtime's seeded random source (so 0.5–2 ms one
@@ -169,7 +212,7 @@ func (n NetworkSpec) options() []memnet.Option {
 	return []memnet.Option{memnet.WithLatency(lat), memnet.WithJitter(jit)}
 }
 
-// memnetTier is the sim and real tiers: one runtime, one memnet network.
+// memnetTier is the sim and wall tiers: one runtime, one memnet network.
 type memnetTier struct {
 	runtime rt.Runtime
 	sim     *rt.Sim
@@ -181,7 +224,7 @@ func openSimTier(spec *Spec) (Tier, error) {
 	return &memnetTier{runtime: sim, sim: sim, net: memnet.New(sim, spec.Network.options()...)}, nil
 }
 
-func openRealTier(spec *Spec) (Tier, error) {
+func openWallTier(spec *Spec) (Tier, error) {
 	r := rt.NewReal()
 	return &memnetTier{runtime: r, net: memnet.New(r, spec.Network.options()...)}, nil
 }

@@ -334,21 +334,7 @@ func WriteOTLPJSON(w io.Writer, spans []sdktrace.ReadOnlySpan) error {
 			doc.ResourceSpans = append(doc.ResourceSpans, otlpResourceSpans{Resource: otlpResource{Attributes: res},
 				ScopeSpans: []otlpScopeSpans{{Scope: otlpScope{Name: s.InstrumentationScope().Name}}}})
 		}
-		sp := otlpSpan{
-			TraceID: s.SpanContext().TraceID().String(), SpanID: s.SpanContext().SpanID().String(),
-			Name: s.Name(), Kind: int(s.SpanKind()),
-			Start: strconv.FormatInt(s.StartTime().UnixNano(), 10), End: strconv.FormatInt(s.EndTime().UnixNano(), 10),
-			Attributes: otlpAttrs(s.Attributes()),
-		}
-		if s.Parent().IsValid() {
-			sp.ParentSpanID = s.Parent().SpanID().String()
-		}
-		switch s.Status().Code {
-		case codes.Error:
-			sp.Status = &otlpStatus{Code: 2, Message: s.Status().Description} // STATUS_CODE_ERROR
-		case codes.Ok:
-			sp.Status = &otlpStatus{Code: 1}
-		}
+		sp := otlpOf(s)
 		ss := &doc.ResourceSpans[i].ScopeSpans[0]
 		ss.Spans = append(ss.Spans, sp)
 	}

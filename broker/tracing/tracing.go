@@ -66,8 +66,10 @@ type Tracer struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
 	rec    *tracetest.InMemoryExporter
-	params []string
-	meta   []string
+	// resource is every span's (the service name), also a decoded one's (UnmarshalSpan).
+	resource *sdkresource.Resource
+	params   []string
+	meta     []string
 }
 
 // New returns a tracer; Instrument it into brokers.
@@ -76,14 +78,15 @@ func New(o Options) *Tracer {
 	if name == "" {
 		name = "faultline"
 	}
+	res := sdkresource.NewSchemaless(semconv.ServiceName(name))
 	popts := []sdktrace.TracerProviderOption{
 		sdktrace.WithIDGenerator(wantedIDs{}),
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		// No host, process or SDK attributes: the resource is the same on every machine,
 		// so a seeded run's exported spans are the same bytes everywhere.
-		sdktrace.WithResource(sdkresource.NewSchemaless(semconv.ServiceName(name))),
+		sdktrace.WithResource(res),
 	}
-	t := &Tracer{params: o.Params, meta: o.Meta}
+	t := &Tracer{params: o.Params, meta: o.Meta, resource: res}
 	if o.Record {
 		t.rec = tracetest.NewInMemoryExporter()
 		popts = append(popts, sdktrace.WithSyncer(t.rec))
@@ -95,9 +98,12 @@ func New(o Options) *Tracer {
 		popts = append(popts, sdktrace.WithBatcher(e))
 	}
 	t.tp = sdktrace.NewTracerProvider(popts...)
-	t.tracer = t.tp.Tracer("github.com/faultline/faultline/broker/tracing")
+	t.tracer = t.tp.Tracer(scopeName)
 	return t
 }
+
+// scopeName is the instrumentation scope of every span.
+const scopeName = "github.com/faultline/faultline/broker/tracing"
 
 // Provider returns the OpenTelemetry tracer provider (to add span processors to, or to
 // trace code outside handlers on the same exporters).

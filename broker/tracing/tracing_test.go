@@ -278,3 +278,33 @@ func TestAJSCallersTraceContinuesInGo(t *testing.T) {
 	assert.Contains(t, s.Attributes(), attribute.String("callerNodeID", "js-node"))
 	assert.Contains(t, s.Attributes(), attribute.Int("callingLevel", 2))
 }
+
+// A span sent over the wire (MarshalSpan, UnmarshalSpan: a node process to the harness)
+// comes back with everything the exports and the checks read: the OTLP JSON of the decoded
+// spans is the same bytes as that of the originals, and the tree the same.
+func TestSpansSurviveTheWire(t *testing.T) {
+	tr := tracing.New(tracing.Options{Record: true, Params: []string{"*"}})
+	shop(t, 5, tr)
+	spans := tr.Spans()
+	require.Len(t, spans, 7)
+	harness := tracing.New(tracing.Options{}) // the same service name: the same resource
+	var decoded []sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		data, err := tracing.MarshalSpan(s)
+		require.NoError(t, err)
+		d, err := harness.UnmarshalSpan(data)
+		require.NoError(t, err)
+		decoded = append(decoded, d)
+	}
+	var want, got bytes.Buffer
+	require.NoError(t, tracing.WriteOTLPJSON(&want, spans))
+	require.NoError(t, tracing.WriteOTLPJSON(&got, decoded))
+	assert.Equal(t, want.String(), got.String())
+	assert.Equal(t, tracing.Tree(spans), tracing.Tree(decoded))
+
+	for _, bad := range []string{`{`, `{"traceId":"zz","spanId":"0102030405060708"}`,
+		`{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","startTimeUnixNano":"x","endTimeUnixNano":"1"}`} {
+		_, err := harness.UnmarshalSpan([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+}

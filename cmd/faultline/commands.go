@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,14 +114,19 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run scenario files and print a summary per scenario and a pass/fail table",
 		Example: `  faultline run scenarios/testdata/*.yaml
   faultline run --seed 17 --journal out.jsonl --junit out.xml --report out.html scenarios/testdata/order-flow.yaml
-  faultline run --tier real --tolerance 250ms scenarios/testdata/retry-backoff.yaml`,
+  faultline run --tier real --tolerance 500ms scenarios/testdata/process/breaker.yaml
+  faultline run --tier wall --tolerance 250ms scenarios/testdata/retry-backoff.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, err := expandScenarioArgs(args)
 			if err != nil {
 				return err
 			}
-			a.tier = tier // the process tier refuses, at their lines, what it cannot run
+			if !testutil.KnownTier(tier) {
+				return invalid("--tier %q: want one of %s", tier, tierNames())
+			}
+			tier = testutil.CanonicalTier(tier)
+			a.tier = tier // the real tier refuses, at their lines, what it cannot run
 			files, err := a.loadAll(args)
 			if err != nil {
 				return err
@@ -137,9 +143,6 @@ func (a *app) runCommand() *cobra.Command {
 			opts := scenarios.Options{CheckDeterminism: checkDeterminism, Limits: a.scenarioLimits(), Interrupt: stop,
 				Tier: tier, Tolerance: tolerance, Metrics: metricsDir != "", Traces: tracesOut != ""}
 			simulated := tier == "" || tier == testutil.TierSim
-			if !slices.Contains(testutil.Tiers(), tier) {
-				return invalid("--tier %q: want one of %s", tier, strings.Join(testutil.Tiers(), ", "))
-			}
 			if tier == proctier.ContainersName {
 				if err := proctier.DockerAvailable(); err != nil {
 					return invalid("--tier containers: %v", err)
@@ -213,8 +216,8 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&reportOut, "report", "", "write a self-contained HTML report to this file")
 	f.BoolVar(&checkDeterminism, "check-determinism", false, "run each scenario twice and fail unless the journals are byte-identical")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only verdicts, failed checks and the final table")
-	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable), real (wall clock, real goroutines and timers, in this process), nats (in this process, each node on a nats-server of its own), process (every serving node a faultline node process) or containers (process, with NATS and Redis in Docker)")
-	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 250ms")
+	f.StringVar(&tier, "tier", testutil.TierSim, "where the nodes run: sim (virtual time, replayable), real (every serving node a faultline node process on real NATS and Redis, faults by Toxiproxy; also called process), containers (real, with NATS and Redis in Docker), wall (wall clock, real goroutines and timers, in this process) or nats (in this process, each node on a nats-server of its own)")
+	f.DurationVar(&tolerance, "tolerance", 0, "least tolerance of every expected instant (breaker and membership transitions, timeouts); give one with --tier real, e.g. 500ms")
 	f.StringVar(&metricsDir, "metrics", "", "write each run's Prometheus metrics (every node's, text format) to DIR/<scenario>.seed-<seed>.prom")
 	f.StringVar(&logOut, "log", "", "write every node's log lines to this file, with virtual timestamps")
 	f.StringVar(&logFormat, "log-format", "full", "log formatter: full, short, simple or json")
@@ -222,6 +225,16 @@ func (a *app) runCommand() *cobra.Command {
 	f.StringVar(&tracesOut, "traces", "", "write every run's spans to this file as OTLP JSON (importable by Jaeger and OpenTelemetry collectors)")
 	f.BoolVar(&printSched, "print-schedule", false, "print each file's fault schedule for its seed (a nemesis's draw included) as a faults: block, and run nothing")
 	return cmd
+}
+
+// tierNames lists the tiers --tier takes, aliases with what they stand for.
+func tierNames() string {
+	names := testutil.Tiers()
+	aliases := testutil.TierAliases()
+	for _, a := range slices.Sorted(maps.Keys(aliases)) {
+		names = append(names, a+" (= "+aliases[a]+")")
+	}
+	return strings.Join(names, ", ")
 }
 
 func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut string) error {
@@ -242,10 +255,13 @@ func (a *app) writeOutputs(runs []report.Run, journalOut, junitOut, reportOut st
 
 func (a *app) validateCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "validate FILE|DIR... [--tier process]",
+		Use:   "validate FILE|DIR... [--tier real]",
 		Short: "Check scenario files without running them (problems as file:line:column)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !testutil.KnownTier(a.tier) {
+				return invalid("--tier %q: want one of %s", a.tier, tierNames())
+			}
 			args, err := expandScenarioArgs(args)
 			if err != nil {
 				return err
@@ -267,7 +283,7 @@ func (a *app) validateCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&a.tier, "tier", "", "also refuse what this tier cannot carry out (process: faults and checks the process tier cannot express)")
+	cmd.Flags().StringVar(&a.tier, "tier", "", "also refuse what this tier cannot carry out (real: faults and checks the real tier cannot express)")
 	return cmd
 }
 

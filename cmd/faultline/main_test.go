@@ -316,19 +316,19 @@ func TestREADMEExample(t *testing.T) {
 	assert.Equal(t, 0, code, "%s\n%s", out, errOut)
 }
 
-// TestRunOnTheRealTier: --tier real runs a scenario file on the wall clock and judges it with
+// TestRunOnTheWallTier: --tier wall runs a scenario file on the wall clock and judges it with
 // the given tolerance; the flags are checked before anything runs.
-func TestRunOnTheRealTier(t *testing.T) {
+func TestRunOnTheWallTier(t *testing.T) {
 	code, _, stderr := cli(t, "run", "--tier", "moon", "../../scenarios/testdata/distributed-timeout.yaml")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, `--tier "moon": want one of containers, nats, process, real, sim`)
-	code, _, stderr = cli(t, "run", "--tier", "real", "--check-determinism", "../../scenarios/testdata/distributed-timeout.yaml")
+	assert.Contains(t, stderr, `--tier "moon": want one of containers, nats, real, sim, wall, process (= real)`)
+	code, _, stderr = cli(t, "run", "--tier", "wall", "--check-determinism", "../../scenarios/testdata/distributed-timeout.yaml")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--check-determinism needs the simulator")
 	if testing.Short() {
-		t.Skip("the real run takes the scenario's 10 s")
+		t.Skip("the wall-clock run takes the scenario's 10 s")
 	}
-	code, out, _ := cli(t, "run", "--tier", "real", "--tolerance", "250ms", "../../scenarios/testdata/distributed-timeout.yaml")
+	code, out, _ := cli(t, "run", "--tier", "wall", "--tolerance", "250ms", "../../scenarios/testdata/distributed-timeout.yaml")
 	assert.Equal(t, 0, code, out)
 	assert.Regexp(t, `(?m)^distributed-timeout\s+4\s+PASS\s+3/3\s`, out)
 	assert.NotContains(t, out, "replay:", "a wall-clock run offers no replay command")

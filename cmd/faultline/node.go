@@ -61,6 +61,8 @@ func (a *app) nodeCommand() *cobra.Command {
 		optionsJSON        string
 		configJSON         string
 		journalSubject     string
+		metricsSubject     string
+		spansSubject       string
 		controlSubject     string
 	)
 	cmd := &cobra.Command{
@@ -96,7 +98,7 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 			defer stop()
 			c := nodeConfig{nats: nf, id: id, services: names, db: db, cacher: cacherURL,
 				heartbeat: heartbeat, heartbeatTimeout: heartbeatTimeout, requestTimeout: requestTimeout, stopTimeout: timeout,
-				journalSubject: journalSubject, controlSubject: controlSubject}
+				journalSubject: journalSubject, controlSubject: controlSubject, metricsSubject: metricsSubject, spansSubject: spansSubject}
 			if optionsJSON != "" {
 				if err := json.Unmarshal([]byte(optionsJSON), &c.options); err != nil {
 					return invalid("faultline node: --options: %v", err)
@@ -123,6 +125,8 @@ The JWT secret of user and order is FAULTLINE_JWT_SECRET (a development default 
 	cmd.Flags().StringVar(&configJSON, "config", "", "the services' configuration as a scenario's config, in JSON (cacheTTL, mail latency, JWT secret)")
 	cmd.Flags().StringVar(&journalSubject, "journal-subject", "", "publish every journal entry, as JSON, on this NATS subject (the process tier collects them)")
 	cmd.Flags().StringVar(&controlSubject, "control-subject", "", "apply and heal the faults sent on this NATS subject (the process tier's action faults)")
+	cmd.Flags().StringVar(&metricsSubject, "metrics-subject", "", "answer requests on this NATS subject with the node's metrics (the real tier's metric checks)")
+	cmd.Flags().StringVar(&spansSubject, "spans-subject", "", "publish every span the node ends on this NATS subject (the real tier's trace checks)")
 	return cmd
 }
 
@@ -139,6 +143,8 @@ type nodeConfig struct {
 	config         scenarios.ServiceConfig
 	journalSubject string
 	controlSubject string
+	metricsSubject string
+	spansSubject   string
 }
 
 // runNode starts the node, waits for ctx to end, and stops it. Every resource it could not
@@ -202,12 +208,19 @@ func runNode(ctx context.Context, log *slog.Logger, c nodeConfig) error {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = c.requestTimeout
 	}
-	if c.journalSubject != "" || c.controlSubject != "" {
+	if c.journalSubject != "" || c.controlSubject != "" || c.metricsSubject != "" || c.spansSubject != "" {
 		h, err := linkHarness(runtime, c.nats, c.journalSubject, c.controlSubject, targets, log)
 		if err != nil {
 			return failed("faultline node: --journal-subject/--control-subject: cannot reach NATS at %s: %v", c.nats.url, err)
 		}
 		defer h.close()
+		if c.metricsSubject != "" || c.spansSubject != "" {
+			o, err := observe(h.nc, c.metricsSubject, c.spansSubject, &opts)
+			if err != nil {
+				return failed("faultline node: --metrics-subject/--spans-subject: %v", err)
+			}
+			defer o.close()
+		}
 		opts.Journal = h.journal
 		if h.faults != nil {
 			opts.Middlewares = append(opts.Middlewares, h.faults.Middleware())

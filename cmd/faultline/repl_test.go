@@ -102,19 +102,36 @@ func TestDebugThenReplay(t *testing.T) {
 	assert.Contains(t, out, `error: unknown command "frobnicate" (type help)`)
 }
 
-// validate --tier process names, at their lines, the faults and checks the process tier
-// cannot carry out; run --tier process refuses them the same way before starting anything.
-func TestValidateForTheProcessTier(t *testing.T) {
+// validate --tier real names, at their lines, the faults and checks the real tier cannot
+// carry out; run --tier process (its other name) refuses them the same way before starting
+// anything.
+func TestValidateForTheRealTier(t *testing.T) {
 	twins, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	code, out, errOut := cli(t, "validate", "--tier", "process", "../../scenarios/testdata/cache-under-partition.yaml", "../../scenarios/testdata/process/")
+	code, out, errOut := cli(t, "validate", "--tier", "real", "../../scenarios/testdata/cache-under-partition.yaml", "../../scenarios/testdata/process/")
 	assert.Equal(t, 2, code)
-	assert.Equal(t, `../../scenarios/testdata/cache-under-partition.yaml:47:11: faults[0].kind: fault "events to product-2 lost" (loss) cannot run on tier process: it acts on single packets, which needs the in-memory network (tiers sim and real); the process tier's network is real NATS`+
+	assert.Equal(t, `../../scenarios/testdata/cache-under-partition.yaml:47:11: faults[0].kind: fault "events to product-2 lost" (loss) cannot run on tier real: it acts on single packets, which needs the in-memory network (tiers sim and wall); the real tier's network is NATS`+
 		fmt.Sprintf("\n1 of %d files invalid\n", len(twins)+1), errOut)
 	assert.Equal(t, len(twins), strings.Count(out, "ok  ../../scenarios/testdata/process/"))
-	code, _, errOut = cli(t, "run", "--tier", "process", "../../scenarios/testdata/retry-backoff.yaml")
+	// Metric checks on node processes run, except on a process that is killed: its
+	// counters die with it.
+	path := filepath.Join(t.TempDir(), "killed-metrics.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`name: killed-metrics
+duration: 5s
+nodes:
+  - {id: gateway}
+  - {id: product-1, services: [product]}
+workload:
+  - {from: gateway, action: product.get, params: {id: 1}, rate: 2}
+faults:
+  - {kind: crash, node: product-1, start: 2s}
+checks:
+  - {kind: metric, node: product-1, metric: moleculer_request_total, value: 4}
+  - {kind: trace, action: product.get, min: 1}
+`), 0o644))
+	code, _, errOut = cli(t, "run", "--tier", "process", path)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, "retry-backoff.yaml:86:11: checks[5].kind: check trace cannot run on tier process")
+	assert.Equal(t, path+":11:26: checks[0].node: check metric on product-1 cannot run on tier real: product-1's process is killed, and its counters die with it (the simulator's node keeps them across a restart)\n1 of 1 scenario files invalid; nothing was run\n", errOut)
 }
 
 // Without a Docker engine, --tier containers exits 2 saying so, before anything starts. The
@@ -125,5 +142,5 @@ func TestContainersTierNeedsDocker(t *testing.T) {
 	code, out, errOut := cli(t, "run", "--tier", "containers", "../../scenarios/testdata/process/crash.yaml")
 	assert.Equal(t, 2, code)
 	assert.Empty(t, out)
-	assert.True(t, strings.HasPrefix(errOut, "--tier containers: the containers tier needs a Docker engine (DOCKER_HOST, or /var/run/docker.sock), and none answers here; use --tier process, which embeds NATS and Redis"), errOut)
+	assert.True(t, strings.HasPrefix(errOut, "--tier containers: the containers tier needs a Docker engine (DOCKER_HOST, or /var/run/docker.sock), and none answers here; use --tier real, which embeds NATS and Redis"), errOut)
 }

@@ -116,7 +116,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return invalid("faultline serve: %v", err)
 	}
 	gwOpts := broker.Options{RequestTimeout: 10 * time.Second}
-	spec := testutil.Spec{Tier: testutil.TierReal, Resources: res, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+	spec := testutil.Spec{Tier: testutil.TierWall, Resources: res, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
 		{ID: "gateway", Options: gwOpts, Define: func() []*broker.Service { return []*broker.Service{g.Schema()} }},
 		{ID: "users", Services: []string{"user", "email"}},
 		{ID: "products", Services: []string{"product"}},

@@ -27,7 +27,7 @@ const (
 )
 
 // ErrNoDocker is the containers tier's error on a machine without a Docker engine.
-var ErrNoDocker = errors.New("the containers tier needs a Docker engine (DOCKER_HOST, or /var/run/docker.sock), and none answers here; use --tier process, which embeds NATS and Redis")
+var ErrNoDocker = errors.New("the containers tier needs a Docker engine (DOCKER_HOST, or /var/run/docker.sock), and none answers here; use --tier real, which embeds NATS and Redis")
 
 func init() { testutil.RegisterTier(ContainersName, openContainers) }
 

@@ -27,7 +27,7 @@ func (t *tier) redisURL() (string, error) {
 	if t.redis == nil {
 		r, err := t.newRedis()
 		if err != nil {
-			return "", fmt.Errorf("tier process: redis: %w", err)
+			return "", fmt.Errorf("tier %s: redis: %w", t.name, err)
 		}
 		t.redis = r
 	}

@@ -8,7 +8,8 @@
 // ID; a symmetric partition cuts the servers' routes. The nodes share one SQLite file, as
 // services of one shop share a database.
 //
-// Importing the package registers the tier as "process" (testutil.Spec.Tier).
+// Importing the package registers the tier as "real" (testutil.Spec.Tier), also known as
+// "process" (the name it had before "real" stopped meaning the in-process wall clock).
 package proctier
 
 import (
@@ -40,14 +41,20 @@ import (
 	"github.com/faultline/faultline/testutil"
 )
 
-// Name is the tier's name.
-const Name = "process"
+// Name is the tier's name; Alias another name of it.
+const (
+	Name  = "real"
+	Alias = "process"
+)
 
 // Binary is the faultline program the nodes run. The CLI sets it to itself; otherwise
 // $FAULTLINE_BIN names it.
 var Binary string
 
-func init() { testutil.RegisterTier(Name, open) }
+func init() {
+	testutil.RegisterTier(Name, open)
+	testutil.RegisterAlias(Alias, Name)
+}
 
 // network is where the tier's nodes meet: a mesh of embedded servers (one per node, routed
 // through Toxiproxy: partitions), or one server in a container.
@@ -85,6 +92,8 @@ type tier struct {
 	// cluster's (known from the first Spawn), where their drops are journaled.
 	cuts    map[string]*cut.Filter
 	journal *journal.Journal
+	// spans are what the node processes traced (ProcessSpec.Traces).
+	spans *spanBox
 }
 
 func binary(spec *testutil.Spec, name string) (string, error) {
@@ -108,7 +117,7 @@ func newTier(name, bin string, net network) (*tier, error) {
 		return nil, err
 	}
 	return &tier{name: name, runtime: rt.NewReal(), net: net, bin: bin, dir: dir, procs: map[string]*process{},
-		collector: map[string]*nats.Conn{}, newRedis: startRedis, cuts: map[string]*cut.Filter{}}, nil
+		collector: map[string]*nats.Conn{}, newRedis: startRedis, cuts: map[string]*cut.Filter{}, spans: newSpanBox()}, nil
 }
 
 func open(spec *testutil.Spec) (testutil.Tier, error) {
@@ -121,11 +130,11 @@ func open(spec *testutil.Spec) (testutil.Tier, error) {
 		ids = append(ids, n.ID)
 	}
 	if len(ids) == 0 {
-		return nil, errors.New("tier process: the spec names no nodes")
+		return nil, errors.New("tier real: the spec names no nodes")
 	}
 	m, err := natsmesh.Start(ids, natsmesh.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("tier process: %w", err)
+		return nil, fmt.Errorf("tier real: %w", err)
 	}
 	return newTier(Name, bin, meshNetwork{m})
 }
@@ -180,7 +189,7 @@ func (t *tier) current(id string) (*process, error) {
 	defer t.mu.Unlock()
 	p := t.procs[id]
 	if p == nil {
-		return nil, fmt.Errorf("tier process: %s is not a running process node (only process nodes can be paused)", id)
+		return nil, fmt.Errorf("tier %s: %s is not a running process node (only process nodes can be paused)", t.name, id)
 	}
 	return p, nil
 }
@@ -238,7 +247,7 @@ func (t *tier) Control(id string, msg []byte) error {
 	nc := t.collector[id]
 	t.mu.Unlock()
 	if nc == nil {
-		return fmt.Errorf("tier process: %s is not a process node", id)
+		return fmt.Errorf("tier %s: %s is not a process node", t.name, id)
 	}
 	if err := nc.Publish(controlSubject(id), msg); err != nil {
 		return err
@@ -256,7 +265,7 @@ func (t *tier) collect(id string, j *journal.Journal) error {
 	}
 	nc, err := nats.Connect(t.net.ClientURL(id), nats.Name("faultline-collector-"+id))
 	if err != nil {
-		return fmt.Errorf("tier process: journal of %s: %w", id, err)
+		return fmt.Errorf("tier %s: journal of %s: %w", t.name, id, err)
 	}
 	_, err = nc.Subscribe(journalSubject(id), func(m *nats.Msg) {
 		var e journal.Message
@@ -266,11 +275,14 @@ func (t *tier) collect(id string, j *journal.Journal) error {
 		j.RecordAt(time.Unix(0, e.At), e.Node, e.Kind, e.Attrs)
 	})
 	if err == nil {
+		_, err = nc.Subscribe(spansSubject(id), t.spans.add)
+	}
+	if err == nil {
 		err = nc.Flush()
 	}
 	if err != nil {
 		nc.Close()
-		return fmt.Errorf("tier process: journal of %s: %w", id, err)
+		return fmt.Errorf("tier %s: journal of %s: %w", t.name, id, err)
 	}
 	t.collector[id] = nc
 	return nil
@@ -308,9 +320,16 @@ func (t *tier) Spawn(ns testutil.NodeSpec, j *journal.Journal) (testutil.Process
 		}
 		args = append(args, "--cacher", url)
 	default:
-		return nil, fmt.Errorf("tier process: node %s: cacher %q is not supported on this tier (memory and redis are)", ns.ID, ns.Cacher)
+		return nil, fmt.Errorf("tier %s: node %s: cacher %q is not supported on this tier (memory and redis are)", t.name, ns.ID, ns.Cacher)
 	}
 	if ns.Process != nil {
+		if ns.Process.Metrics || ns.Process.Traces {
+			// a scrape also says how many spans to wait for
+			args = append(args, "--metrics-subject", metricsSubject(ns.ID))
+		}
+		if ns.Process.Traces {
+			args = append(args, "--spans-subject", spansSubject(ns.ID))
+		}
 		args = append(args, ns.Process.Args...)
 	}
 	t.spawnMu.Lock()
@@ -396,7 +415,7 @@ func startCommand(cmd *exec.Cmd, id string, joined <-chan string) (*process, err
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("tier process: node %s: %w", id, err)
+		return nil, fmt.Errorf("process node %s: %w", id, err)
 	}
 	p := &process{id: id, cmd: cmd, stderr: &tail{}, done: make(chan struct{})}
 	started := make(chan string, 1)
@@ -427,10 +446,10 @@ func startCommand(cmd *exec.Cmd, id string, joined <-chan string) (*process, err
 		return p, nil
 	case <-p.done:
 		<-drained // its last words
-		return nil, fmt.Errorf("tier process: node %s exited before joining: %s", id, p.stderr.String())
+		return nil, fmt.Errorf("process node %s exited before joining: %s", id, p.stderr.String())
 	case <-time.After(StartTimeout):
 		p.Kill()
-		return nil, fmt.Errorf("tier process: node %s did not join within %s: %s", id, StartTimeout, p.stderr.String())
+		return nil, fmt.Errorf("process node %s did not join within %s: %s", id, StartTimeout, p.stderr.String())
 	}
 }
 
@@ -464,7 +483,7 @@ func (p *process) Stop() error {
 		return nil
 	case <-time.After(15 * time.Second):
 		p.Kill()
-		return fmt.Errorf("tier process: node %s did not stop on SIGTERM; killed: %s", p.id, p.stderr.String())
+		return fmt.Errorf("process node %s did not stop on SIGTERM; killed: %s", p.id, p.stderr.String())
 	}
 }
 

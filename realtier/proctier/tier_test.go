@@ -85,13 +85,18 @@ func TestCrashedProcessIsLostAndCallsFailOver(t *testing.T) {
 		scenarios.CheckSpec{Kind: "membership", Node: "gateway", Peer: "product-1", Transitions: []scenarios.TransitionAt{
 			{To: "lost", At: 6 * sec, Tolerance: 1500 * time.Millisecond}}},
 	)
-	res, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond})
+	res, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name, Tolerance: 500 * time.Millisecond, Metrics: true})
 	require.NoError(t, err)
 	for _, c := range res.Checks {
 		t.Log(c.Message())
 	}
 	require.Empty(t, res.Error)
 	assert.True(t, res.Pass)
+	// The run's metrics are scraped from the processes at the end: product-2's are there,
+	// the killed product-1's are gone with it, and the harness's gateway's are its own.
+	assert.Contains(t, string(res.Metrics), `moleculer_request_total{action="product.get",caller="",namespace="",nodeID="product-2",service="product",type="local"}`)
+	assert.Contains(t, string(res.Metrics), `nodeID="gateway"`)
+	assert.NotContains(t, string(res.Metrics), `nodeID="product-1"`)
 	es := res.Journal
 	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-1"), "product-1's process journaled its start")
 	assert.Equal(t, 1, count(es, journal.NodeStarted, "product-2"))
@@ -108,7 +113,7 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 	}
 	paths, err := filepath.Glob("../../scenarios/testdata/process/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, paths, 9)
+	require.Len(t, paths, 10)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -132,8 +137,10 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 					assert.Equal(t, count(sim.Journal, journal.CallStarted, n.ID), count(real.Journal, journal.CallStarted, n.ID), "calls from %s", n.ID)
 				}
 			}
+			// Spans are journaled at the end of a traced run, the node processes' with the
+			// harness's: as many in both tiers.
 			kinds := []string{journal.FaultApplied, journal.FaultHealed, journal.DomainOrder, journal.DomainStock,
-				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError}
+				journal.CacheHit, journal.CacheMiss, journal.CacheSet, journal.CacheClean, journal.CacheError, scenarios.SpanEntry}
 			if slices.ContainsFunc(s.Faults, func(f scenarios.FaultSpec) bool { return f.Kind == "asymmetric" }) {
 				// dropped one by one, by a transporter, in both tiers (a cut route drops
 				// nothing anyone sees; memnet journals each packet)
@@ -141,6 +148,20 @@ func TestFilesAgreeWithTheSimulator(t *testing.T) {
 			}
 			for _, kind := range kinds {
 				assert.Equal(t, count(sim.Journal, kind, ""), count(real.Journal, kind, ""), kind)
+			}
+			for _, c := range s.Checks {
+				switch c.Kind {
+				case "metric": // the node's series are in the run's metrics, scraped from its process
+					assert.Contains(t, string(real.Metrics), fmt.Sprintf("nodeID=%q", c.Node))
+				case "trace": // spans ended in the serving nodes' processes reached the harness
+					served := 0
+					for _, n := range s.Nodes {
+						if len(n.Services) > 0 {
+							served += count(real.Journal, scenarios.SpanEntry, n.ID)
+						}
+					}
+					assert.Positive(t, served, "spans from the node processes")
+				}
 			}
 			t.Logf("wall %s for %s virtual", real.WallTime.Round(time.Millisecond), real.VirtualTime)
 		})
@@ -153,16 +174,27 @@ func TestUnsupportedFaultsAreRefused(t *testing.T) {
 		{Name: "cache gone", Kind: "cacher-down", Node: "product-1"}, // product-1 has no cacher
 		{Name: "lossy", Kind: "loss", Rate: 0.5},
 		{Name: "gateway down", Kind: "crash", Node: "gateway"},
-	})
-	_, err := scenarios.Run(s, scenarios.Options{Tier: proctier.Name})
-	require.Error(t, err)
-	msg := err.Error()
-	for _, want := range []string{
-		`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier process: node product-1 has no cacher`,
-		`faults[1].kind: fault "lossy" (loss) cannot run on tier process: it acts on single packets, which needs the in-memory network`,
-		`faults[2].kind: fault "gateway down" (crash) cannot run on tier process: node gateway runs in the harness`,
-	} {
-		assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
+		{Name: "product-2 stopped", Kind: "pause", Node: "product-2", Start: 2 * sec, Duration: 2 * sec},
+	},
+		// read at +3s, inside the pause: refused; at +5s, after it: runs
+		scenarios.CheckSpec{Kind: "metric", Node: "product-2", Metric: "moleculer_request_total", Value: ptr(1.0), At: []time.Duration{5 * sec, 3 * sec}},
+		scenarios.CheckSpec{Kind: "metric", Node: "product-2", Metric: "moleculer_request_total", Value: ptr(1.0), At: []time.Duration{5 * sec}},
+		// every node's, at the run's end: product-1's and product-2's processes answer then
+		scenarios.CheckSpec{Kind: "metric", Metric: "moleculer_request_total", Value: ptr(1.0)},
+	)
+	for _, name := range []string{proctier.Name, proctier.Alias} { // "process" is "real"
+		_, err := scenarios.Run(s, scenarios.Options{Tier: name})
+		require.Error(t, err)
+		msg := err.Error()
+		for _, want := range []string{
+			`faults[0].kind: fault "cache gone" (cacher-down) cannot run on tier real: node product-1 has no cacher`,
+			`faults[1].kind: fault "lossy" (loss) cannot run on tier real: it acts on single packets, which needs the in-memory network`,
+			`faults[2].kind: fault "gateway down" (crash) cannot run on tier real: node gateway runs in the harness`,
+			`checks[0].node: check metric on product-2 cannot run on tier real: it reads product-2's metrics at +3s, while fault "product-2 stopped" has its process stopped (SIGSTOP), which cannot answer (sample before or after the pause)`,
+		} {
+			assert.True(t, strings.Contains(msg, want), "%s\nin: %s", want, msg)
+		}
+		assert.Equal(t, 4, strings.Count(msg, "cannot run on tier real"), msg)
 	}
 }
 
@@ -189,7 +221,7 @@ func TestExternalMoleculerNodeUnderFaults(t *testing.T) {
 
 	_, err := scenarios.Run(*s, scenarios.Options{})
 	require.Error(t, err, "the simulator cannot run an external process")
-	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers process and containers only")
+	assert.Contains(t, err.Error(), "nodes[2].command: node legacy-product is an external process: it runs on tiers real and containers only")
 }
 
 // A toxic fault: Toxiproxy's timeout toxic on one route. Calls sent across it time out and
@@ -203,7 +235,7 @@ func TestToxicOnARoute(t *testing.T) {
 	require.NoError(t, err)
 	_, err = file.Parse(path, data)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier process only, not sim")
+	assert.Contains(t, err.Error(), "blackhole.yaml:21:42: faults[0].kind: a toxic fault is a Toxiproxy toxic on the routes between the nodes' NATS servers: it runs on tier real only, not sim")
 	_, res := runOnProcesses(t, path, 200*time.Millisecond)
 	assert.Positive(t, count(res.Journal, journal.ReqTimeout, "gateway"), "calls across the held route timed out")
 }

@@ -171,7 +171,7 @@ func twoProcesses(t *testing.T, openStores func() (*catalog.Stores, error)) {
 	fromB := func(name string) catalog.Constructor {
 		return func(*catalog.Resources) (*broker.Service, error) { return catalog.New(name, procB) }
 	}
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Resources: procA,
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Resources: procA,
 		Services: map[string]catalog.Constructor{"order@b": fromB(order.Name), "product@b": fromB(product.Name)},
 		Nodes:    raceNodes(&pairs{}, "order", "order@b", "product@b")})
 	const rounds = 10

@@ -121,7 +121,7 @@ func testSettings() gateway.Settings {
 func echoCluster(t *testing.T, s gateway.Settings) *httptest.Server {
 	t.Helper()
 	g := gateway.MustNew(s)
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Nodes: []testutil.NodeSpec{
 		{ID: "gw", Define: func() []*broker.Service { return []*broker.Service{g.Schema()} }},
 		{ID: "svc", Define: func() []*broker.Service {
 			return []*broker.Service{echoService(), {Name: "$node", Actions: map[string]broker.Action{"list": {Handler: echo}}}}

@@ -28,7 +28,7 @@ func TestRedisStoreSharedByTwoGateways(t *testing.T) {
 		return s
 	}
 	g1, g2 := gateway.MustNew(settings()), gateway.MustNew(settings())
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Nodes: []testutil.NodeSpec{
 		{ID: "gw-1", Define: func() []*broker.Service { return []*broker.Service{g1.Schema()} }},
 		{ID: "gw-2", Define: func() []*broker.Service { return []*broker.Service{g2.Schema()} }},
 		{ID: "svc", Define: func() []*broker.Service { return []*broker.Service{echoService()} }},

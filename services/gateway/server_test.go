@@ -25,7 +25,7 @@ func TestListenAndSlowClients(t *testing.T) {
 	s.Addr = "127.0.0.1:0"
 	s.ReadHeaderTimeout, s.ReadTimeout = 200*time.Millisecond, 300*time.Millisecond
 	g := gateway.MustNew(s)
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Nodes: []testutil.NodeSpec{
 		{ID: "gw", Define: func() []*broker.Service { return []*broker.Service{g.Schema(), echoService()} }},
 	}})
 	require.NoError(t, c.Start())

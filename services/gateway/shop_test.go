@@ -26,7 +26,7 @@ func shopCluster(t *testing.T, cfg gateway.ShopConfig) (*testutil.Cluster, *http
 	t.Helper()
 	cfg.JWTSecret = []byte(catalog.DefaultJWTSecret)
 	g := gateway.MustNew(gateway.Shop(cfg))
-	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierReal, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
+	c := testutil.MustBuild(t, testutil.Spec{Tier: testutil.TierWall, Cacher: testutil.CacherMemory, Nodes: []testutil.NodeSpec{
 		{ID: "gw", Define: func() []*broker.Service { return []*broker.Service{g.Schema()} }},
 		{ID: "users", Services: []string{"user", "email"}},
 		{ID: "products", Services: []string{"product"}},
