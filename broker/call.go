@@ -177,9 +177,12 @@ func (b *Broker) newContext(parent *Context, action string, params any, o CallOp
 	if err != nil {
 		return nil, err
 	}
+	// A pooled context is all zero but its emptied Meta (recycle), a new one all zero, so the
+	// fields are set one by one: assigning a whole Context literal is a typed copy of ~600
+	// bytes behind GC write barriers, ~10 % of a local call.
 	ctx := ctxPool.Get().(*Context)
-	meta := ctx.Meta // a recycled context's map, emptied; nil on a new one
-	*ctx = Context{ID: b.newID(), Action: action, Params: p, Options: o, broker: b, NodeID: b.nodeID, Level: 1, sharedParams: shared, Meta: meta}
+	ctx.ID, ctx.Action, ctx.Params, ctx.Options = b.newID(), action, p, o
+	ctx.broker, ctx.NodeID, ctx.Level, ctx.sharedParams = b, b.nodeID, 1, shared
 	if parent != nil {
 		ctx.ParentID, ctx.RequestID, ctx.Level = parent.ID, parent.RequestID, parent.Level+1
 		if parent.Service != nil {
