@@ -46,8 +46,19 @@ type Context struct {
 	// is not sent back to a remote caller.
 	CachedResult bool
 
+	// The flags sit together, after CachedResult, so they share one word instead of padding
+	// one each: a Context is allocated on every call, and 568 bytes fall in a smaller size
+	// class than the 592 they took (576 against 640 bytes per call).
+	served bool // created from a REQ packet: the caller is another node
+	// expired records that the deadline passed (see done).
+	expired bool
+	// sharedParams: Params is the caller's own map (a local call's, see callParams), which
+	// the broker must not write into.
+	sharedParams bool
+	// exposed: code outside the broker got the context (see recycle).
+	exposed bool
+
 	broker    *Broker
-	served    bool // created from a REQ packet: the caller is another node
 	startedAt time.Time
 	deadline  time.Time
 	// done is made on first use (Done, Sleep, WaitDone): most handlers never wait on it.
@@ -55,7 +66,6 @@ type Context struct {
 	// the real runtime the deadline timer runs on a goroutine of its own.
 	doneMu    sync.Mutex
 	done      rt.Signal
-	expired   bool
 	doneTimer rt.Timer
 	attempt   *attempt
 	att       attempt // the storage of attempt (see newAttempt)
@@ -64,11 +74,6 @@ type Context struct {
 	// every retry runs in a copy with its own ID.
 	logicalID string
 	rawParams json.RawMessage
-	// sharedParams: Params is the caller's own map (a local call's, see callParams), which
-	// the broker must not write into.
-	sharedParams bool
-	// exposed: code outside the broker got the context (see recycle).
-	exposed bool
 	// timeout is the storage Options.Timeout points to when the broker resolves the timeout
 	// itself (the timeout middleware, a served request, a nested call's remaining budget).
 	timeout time.Duration

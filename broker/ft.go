@@ -335,13 +335,17 @@ func (g *gate) enter(callID string) error {
 		g.waiting[id] = sig
 		queued := g.bh.Queued()
 		g.mu.Unlock()
-		g.b.journal.Record(g.b.nodeID, journal.BulkheadQueue, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		if g.b.journal != nil { // the attribute map would be built for nothing (100 callers queue on every call)
+			g.b.journal.Record(g.b.nodeID, journal.BulkheadQueue, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		}
 		sig.Wait()
 		return nil
 	default:
 		queued := g.bh.Queued()
 		g.mu.Unlock()
-		g.b.journal.Record(g.b.nodeID, journal.BulkheadFull, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		if g.b.journal != nil {
+			g.b.journal.Record(g.b.nodeID, journal.BulkheadFull, map[string]any{"name": g.name, "call": callID, "queued": queued})
+		}
 		return errs.QueueIsFull(g.name, g.b.nodeID, queued, g.limit)
 	}
 }

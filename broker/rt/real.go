@@ -9,8 +9,6 @@ import (
 
 // Real is the production runtime: goroutines and the wall clock.
 type Real struct {
-	mu  sync.Mutex
-	rng *rand.Rand
 	// work hands a task to an idle worker (unbuffered: a send succeeds only when a worker
 	// is waiting). See Go.
 	work chan func()
@@ -21,7 +19,7 @@ const workerIdle = 2 * time.Second
 
 // NewReal returns a wall-clock runtime.
 func NewReal() *Real {
-	return &Real{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), work: make(chan func())}
+	return &Real{work: make(chan func())}
 }
 
 func (r *Real) Now() time.Time { return time.Now() }
@@ -76,7 +74,7 @@ func (r *Real) Sleep(d time.Duration) { time.Sleep(d) }
 
 func (r *Real) NewSignal(string) Signal { return &realSignal{ch: make(chan struct{})} }
 
-func (r *Real) Rand() Rand { return lockedRand{r} }
+func (r *Real) Rand() Rand { return globalRand{} }
 
 type realTimer struct{ t *time.Timer }
 
@@ -157,35 +155,16 @@ func (g *realSignal) OnFire(fn func()) {
 
 func (g *realSignal) C() <-chan struct{} { return g.ch }
 
-// lockedRand serialises access to the shared source: math/rand/v2's Rand is not safe for
-// concurrent use.
-type lockedRand struct{ r *Real }
+// globalRand is math/rand/v2's top-level source: randomly seeded, as a Real runtime's
+// randomness always was (nothing replays it), and safe for concurrent use without a lock
+// (a per-thread generator), so 100 callers drawing context IDs do not queue on one mutex.
+type globalRand struct{}
 
-func (l lockedRand) Float64() float64 {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.rng.Float64()
-}
-func (l lockedRand) IntN(n int) int {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.rng.IntN(n)
-}
-func (l lockedRand) Int64N(n int64) int64 {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.rng.Int64N(n)
-}
-func (l lockedRand) NormFloat64() float64 {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.rng.NormFloat64()
-}
-func (l lockedRand) Uint64() uint64 {
-	l.r.mu.Lock()
-	defer l.r.mu.Unlock()
-	return l.r.rng.Uint64()
-}
+func (globalRand) Float64() float64     { return rand.Float64() }
+func (globalRand) IntN(n int) int       { return rand.IntN(n) }
+func (globalRand) Int64N(n int64) int64 { return rand.Int64N(n) }
+func (globalRand) NormFloat64() float64 { return rand.NormFloat64() }
+func (globalRand) Uint64() uint64       { return rand.Uint64() }
 
 // Compile-time checks that both runtimes implement Runtime.
 var (
