@@ -566,6 +566,31 @@ func (t *simTimer) Stop() bool {
 	return true
 }
 
+// Reset re-arms the timer to fire d from now, whether it was pending, stopped or fired, and
+// reports whether it was pending. It is exactly Stop followed by a new AfterFunc with the same
+// function, armed by whoever calls Reset (its daemon flag and attribution) and taking the next
+// arming number, so a simulation fires every timer in the same order as with that pair; it
+// just spares the timer and the closure (a node's loss timer, pushed back on every packet
+// heard from it). A periodic timer stays periodic.
+func (t *simTimer) Reset(d time.Duration) bool {
+	s := t.sim
+	pending := t.Stop()
+	if d < 0 {
+		d = 0
+	}
+	s.seq++
+	t.when, t.seq = s.now.Add(d), s.seq
+	t.daemon, t.origin = s.contextDaemon(), s.origin
+	if t.period > 0 {
+		t.daemon = true // Every's timers are housekeeping
+	}
+	heap.Push(&s.timers, t)
+	if !t.daemon {
+		s.foreground++
+	}
+	return pending
+}
+
 // timerHeap orders timers by due time, then by arming order, which makes same-instant
 // timers fire in a deterministic order.
 type timerHeap []*simTimer

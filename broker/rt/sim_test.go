@@ -242,3 +242,45 @@ func TestGoFirstRunsBeforeEverythingRunnable(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestTimerResetIsStopAndAfterFunc: re-arming a timer with Reset fires every timer of the
+// run at the same instants and in the same order as stopping it and arming a new one with
+// AfterFunc, ties included (the heartbeat loss timer relies on it to keep journals equal).
+func TestTimerResetIsStopAndAfterFunc(t *testing.T) {
+	run := func(reset bool) []string {
+		s := rt.NewSim(3)
+		defer s.Close()
+		var got []string
+		note := func(what string) func() {
+			return func() { got = append(got, fmt.Sprintf("%s@%s", what, s.Elapsed())) }
+		}
+		require.NoError(t, s.Run(func() {
+			loss := s.AfterFunc(3*time.Second, note("loss"))
+			for i := range 5 {
+				s.Sleep(time.Second)
+				// a tie: another timer due at the loss timer's new instant, armed before it
+				s.AfterFunc(3*time.Second, note(fmt.Sprintf("tie%d", i)))
+				if reset {
+					assert.True(t, loss.(rt.Resetter).Reset(3*time.Second))
+				} else {
+					assert.True(t, loss.Stop())
+					loss = s.AfterFunc(3*time.Second, note("loss"))
+				}
+				s.AfterFunc(3*time.Second, note(fmt.Sprintf("after%d", i)))
+			}
+			s.Sleep(10 * time.Second)
+			// fired, then re-armed
+			if reset {
+				assert.False(t, loss.(rt.Resetter).Reset(time.Second))
+			} else {
+				assert.False(t, loss.Stop())
+				s.AfterFunc(time.Second, note("loss"))
+			}
+			s.Sleep(2 * time.Second)
+		}))
+		return got
+	}
+	plain := run(false)
+	assert.Equal(t, []string{"tie0@4s", "after0@4s", "tie1@5s", "after1@5s", "tie2@6s", "after2@6s", "tie3@7s", "after3@7s", "tie4@8s", "loss@8s", "after4@8s", "loss@16s"}, plain)
+	assert.Equal(t, plain, run(true))
+}
