@@ -100,15 +100,10 @@ type registry struct {
 	events  []*eventEndpoint
 	// eventLists keeps the balancer position per "event|group".
 	eventLists map[string]*endpointList
-	// remote lists the actions each remote node has endpoints for, and remoteEvents how many
-	// subscriptions it has, so that forgetting a node touches only what it registered.
-	remote       map[string][]string
-	remoteEvents map[string]int
 }
 
 func newRegistry(b *Broker) *registry {
-	return &registry{b: b, nodes: map[string]*Node{}, actions: map[string]*endpointList{}, eventLists: map[string]*endpointList{},
-		remote: map[string][]string{}, remoteEvents: map[string]int{}}
+	return &registry{b: b, nodes: map[string]*Node{}, actions: map[string]*endpointList{}, eventLists: map[string]*endpointList{}}
 }
 
 // sortedNodes returns the known nodes in ID order, for deterministic iteration.
@@ -122,7 +117,9 @@ func (r *registry) sortedNodes() []*Node {
 }
 
 func (r *registry) addEndpoint(ep *Endpoint) {
-	ep.id = ep.NodeID + ":" + ep.Action
+	if ep.Local {
+		ep.id = ep.NodeID + ":" + ep.Action
+	} // a remote one's is built when the balancer first considers it (see Broker.endpointAvailable)
 	l := r.actions[ep.Action]
 	if l == nil {
 		l = &endpointList{action: ep.Action}
@@ -137,9 +134,6 @@ func (r *registry) addEndpoint(ep *Endpoint) {
 		l.endpoints = slices.Insert(l.endpoints, i, ep)
 	} else {
 		l.endpoints = append(l.endpoints, ep)
-	}
-	if !ep.Local {
-		r.remote[ep.NodeID] = append(r.remote[ep.NodeID], ep.Action)
 	}
 }
 
@@ -163,26 +157,29 @@ func (l *endpointList) find(nodeID string, sorted bool) (int, bool) {
 	return len(l.endpoints), false
 }
 
-// removeNode drops every endpoint and subscription of a remote node. It visits only the
-// actions the node serves (r.remote) and, when it subscribed to any event, the event list.
-func (r *registry) removeNode(nodeID string) {
-	for _, name := range r.remote[nodeID] {
-		l := r.actions[name]
-		if l == nil {
-			continue
-		}
-		if i, found := l.find(nodeID, r.sorted()); found {
-			l.endpoints = slices.Delete(l.endpoints, i, i+1)
-		}
-		if len(l.endpoints) == 0 {
-			delete(r.actions, name)
+// removeNode drops every endpoint and subscription of a remote node, registered from the
+// services its INFO listed. It visits only those services' actions (a binary search each)
+// and, when they have events, the event list: not every endpoint of the cluster.
+func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
+	events := false
+	for _, s := range services {
+		events = events || len(s.Events) > 0
+		for name := range s.Actions {
+			l := r.actions[name]
+			if l == nil {
+				continue
+			}
+			if i, found := l.find(nodeID, r.sorted()); found {
+				l.endpoints = slices.Delete(l.endpoints, i, i+1)
+			}
+			if len(l.endpoints) == 0 {
+				delete(r.actions, name)
+			}
 		}
 	}
-	delete(r.remote, nodeID)
-	if r.remoteEvents[nodeID] == 0 {
+	if !events {
 		return
 	}
-	delete(r.remoteEvents, nodeID)
 	kept := r.events[:0]
 	for _, e := range r.events {
 		if e.nodeID != nodeID {
@@ -193,9 +190,11 @@ func (r *registry) removeNode(nodeID string) {
 	r.events = kept
 }
 
-// registerRemote replaces a node's endpoints with those its INFO lists.
-func (r *registry) registerRemote(n *Node) {
-	r.removeNode(n.ID)
+// registerRemote replaces a node's endpoints with those its INFO lists. Their handlers are
+// left to be built when first selected: the chains of every endpoint of every node, kept by
+// every node, were most of a large cluster's memory, and building a chain has no effect.
+func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
+	r.removeNode(n.ID, old)
 	for _, s := range n.Services {
 		for _, name := range sortedKeys(s.Actions) {
 			ep := &Endpoint{Action: name, NodeID: n.ID, Service: s.FullName, node: n}
@@ -203,8 +202,7 @@ func (r *registry) registerRemote(n *Node) {
 				d := time.Duration(*ms) * time.Millisecond
 				ep.Timeout = &d
 			}
-			r.addEndpoint(ep)
-			ep.handler = r.b.wrapRemote(ep)
+			r.addEndpoint(ep) // its middleware chain is built on its first call (selectEndpoint)
 		}
 		for _, name := range sortedKeys(s.Events) {
 			e := s.Events[name]
@@ -213,7 +211,6 @@ func (r *registry) registerRemote(n *Node) {
 				group = s.Name
 			}
 			r.events = append(r.events, &eventEndpoint{pattern: name, group: group, service: s.FullName, nodeID: n.ID, node: n})
-			r.remoteEvents[n.ID]++
 		}
 	}
 }

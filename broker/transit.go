@@ -281,6 +281,7 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 		reconnected = true
 		isNew = true
 	}
+	old := n.Services // what its endpoints were registered from
 	n.Available, n.InstanceID, n.Seq, n.Services, n.Metadata = true, p.InstanceID, p.Seq, p.Services, p.Metadata
 	n.Client, n.IPList, n.Hostname = p.Client, p.IPList, p.Hostname
 	n.LastSeen = b.rt.Now()
@@ -289,7 +290,7 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 	}
 	nodeID := n.ID
 	n.lossTimer = b.rt.AfterFunc(b.opts.HeartbeatTimeout, func() { b.nodeGone(nodeID, true) })
-	b.reg.registerRemote(n)
+	b.reg.registerRemote(n, old)
 	summary := n.Summary()
 	b.mu.Unlock()
 
@@ -329,7 +330,7 @@ func (b *Broker) nodeGone(nodeID string, unexpected bool) {
 		n.lossTimer.Stop()
 		n.lossTimer = nil
 	}
-	b.reg.removeNode(nodeID)
+	b.reg.removeNode(nodeID, n.Services)
 	summary := n.Summary()
 	lastSeen := n.LastSeen
 	b.mu.Unlock()
