@@ -44,8 +44,11 @@ type Broker struct {
 	pending    map[string]*pendingRequest
 	pendingSeq uint64
 	infoSeq    int
-	instanceID string
-	changed    []rt.Signal // waiters for registry changes (waitForServices)
+	// infoBody is the serialized INFO at infoBodySeq (see sendInfo).
+	infoBody    []byte
+	infoBodySeq int
+	instanceID  string
+	changed     []rt.Signal // waiters for registry changes (waitForServices)
 
 	middlewares []Middleware
 	// builtinLo and builtinHi bound the built-in middlewares in middlewares: the others

@@ -50,6 +50,15 @@ func (b *Broker) send(t packet.Type, target string, payload any) bool {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
 		return false
 	}
+	return b.sendBody(t, target, body)
+}
+
+// sendBody publishes an already serialized packet.
+func (b *Broker) sendBody(t packet.Type, target string, body []byte) bool {
+	tr := b.opts.Transporter
+	if tr == nil {
+		return false
+	}
 	if h := b.opts.Hooks.PacketSent; h != nil {
 		h(t, len(body))
 	}
@@ -258,9 +267,28 @@ func (b *Broker) reconnected() {
 // listens; without a second round the peers would meet only at the next heartbeat.
 func (b *Broker) Rediscover() { b.reconnected() }
 
-// sendInfo publishes this node's INFO to one node, or to all ("").
+// sendInfo publishes this node's INFO to one node, or to all (""). The serialized INFO is
+// kept until the node's services change (infoSeq): a node answers every DISCOVER with the
+// same bytes, and a cluster of N nodes asks N times at start. The kept body is never
+// written again, so a transport may hold it (memnet keeps it until delivery).
 func (b *Broker) sendInfo(target string) {
-	b.send(packet.Info, target, b.infoPayload())
+	b.mu.Lock()
+	body, fresh := b.infoBody, b.infoBody != nil && b.infoBodySeq == b.infoSeq
+	seq := b.infoSeq
+	b.mu.Unlock()
+	if !fresh {
+		p := b.infoPayload()
+		setHeader(p, b.nodeID)
+		var err error
+		if body, err = packet.Marshal(p); err != nil {
+			b.log.Error("cannot serialize packet", "type", packet.Info, "err", err)
+			return
+		}
+		b.mu.Lock()
+		b.infoBody, b.infoBodySeq = body, seq
+		b.mu.Unlock()
+	}
+	b.sendBody(packet.Info, target, body)
 }
 
 func (b *Broker) processInfo(p *packet.InfoPayload) {

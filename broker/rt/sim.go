@@ -226,7 +226,8 @@ func (s *Sim) arm(d, period time.Duration, fn func(), daemon bool) *simTimer {
 		d = 0
 	}
 	s.seq++
-	t := &simTimer{sim: s, when: s.now.Add(d), seq: s.seq, period: period, fn: fn, daemon: daemon, origin: s.origin}
+	when := s.now.Add(d)
+	t := &simTimer{sim: s, when: when, at: when.UnixNano(), seq: s.seq, period: period, fn: fn, daemon: daemon, origin: s.origin}
 	heap.Push(&s.timers, t)
 	if !daemon {
 		s.foreground++
@@ -397,6 +398,7 @@ func (s *Sim) fireTimer() {
 	if t.period > 0 {
 		s.seq++
 		t.when = t.when.Add(t.period)
+		t.at = t.when.UnixNano()
 		t.seq = s.seq
 		heap.Push(&s.timers, t)
 	}
@@ -544,8 +546,11 @@ func (g *simSignal) C() <-chan struct{} {
 }
 
 type simTimer struct {
-	sim    *Sim
-	when   time.Time
+	sim  *Sim
+	when time.Time
+	// at is when in Unix nanoseconds, what the heap compares (virtual instants stay within
+	// int64's years, and comparing time.Time values was a seventh of a large run).
+	at     int64
 	seq    uint64
 	period time.Duration
 	fn     func()
@@ -580,6 +585,7 @@ func (t *simTimer) Reset(d time.Duration) bool {
 	}
 	s.seq++
 	t.when, t.seq = s.now.Add(d), s.seq
+	t.at = t.when.UnixNano()
 	t.daemon, t.origin = s.contextDaemon(), s.origin
 	if t.period > 0 {
 		t.daemon = true // Every's timers are housekeeping
@@ -597,8 +603,8 @@ type timerHeap []*simTimer
 
 func (h timerHeap) Len() int { return len(h) }
 func (h timerHeap) Less(i, j int) bool {
-	if !h[i].when.Equal(h[j].when) {
-		return h[i].when.Before(h[j].when)
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
