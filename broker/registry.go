@@ -98,6 +98,11 @@ type registry struct {
 	nodes   map[string]*Node
 	actions map[string]*endpointList
 	events  []*eventEndpoint
+	// localEvents is this node's own subscriptions, in the order they are in events (they
+	// are only ever appended): a local delivery scans them, not every subscription of the
+	// cluster, which a node's registry holds N of and which every INFO heard broadcasts
+	// $node.connected and $services.changed over.
+	localEvents []*eventEndpoint
 	// eventLists keeps the balancer position per "event|group".
 	eventLists map[string]*endpointList
 }

@@ -17,11 +17,13 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/scenarios/report"
+	"github.com/faultline/faultline/scenarios/sweep"
 )
 
 // result is one size's run, as the child prints it.
@@ -43,8 +45,10 @@ func main() {
 	determinism := flag.Bool("check-determinism", false, "run each size twice and compare the journals")
 	cpuprofile := flag.String("cpuprofile", "", "with -n: write a CPU profile of the run to this file")
 	memprofile := flag.String("memprofile", "", "with -n: write a heap profile (at the run's end) to this file")
+	maxMemory := flag.Uint64("max-memory", 2<<30, "memory budget of a run, in bytes: the soft limit the collector keeps under, as `faultline sweep` sets it (sweep.TuneGC; GOGC and GOMEMLIMIT in the environment win)")
 	flag.Parse()
 	if *n > 0 {
+		defer sweep.TuneGC(*maxMemory)()
 		stop, err := profile(*cpuprofile, *memprofile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
@@ -78,7 +82,7 @@ func main() {
 	fmt.Printf(row, "N", "wall", "peak RSS", "journal", "digest", "verdict")
 	failed := false
 	for _, v := range ns {
-		r, err := child(self, v, *determinism)
+		r, err := child(self, v, *determinism, *maxMemory)
 		if err != nil {
 			fmt.Printf(row, strconv.Itoa(v), "-", "-", "-", "-", "error: "+err.Error())
 			failed = true
@@ -100,8 +104,8 @@ func main() {
 }
 
 // child runs one size in a new process and reads its result and peak RSS.
-func child(self string, n int, determinism bool) (*result, error) {
-	args := []string{"-n", strconv.Itoa(n)}
+func child(self string, n int, determinism bool, maxMemory uint64) (*result, error) {
+	args := []string{"-n", strconv.Itoa(n), "-max-memory", strconv.FormatUint(maxMemory, 10)}
 	if determinism {
 		args = append(args, "-check-determinism")
 	}
@@ -132,12 +136,30 @@ func profile(cpu, mem string) (func(), error) {
 			return nil, err
 		}
 	}
-	done := false
+	var done atomic.Bool // read by the sampler goroutine
+	if mem != "" {
+		// The heap profile that matters is the one at the peak: take one each time the live
+		// heap grows past 1.2× the largest seen, checked every 50 ms; the last one wins.
+		go func() {
+			var peak uint64
+			for !done.Load() {
+				time.Sleep(50 * time.Millisecond)
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak*12/10 {
+					peak = ms.HeapInuse
+					if f, err := os.Create(mem + ".peak"); err == nil {
+						_ = pprof.Lookup("heap").WriteTo(f, 0)
+						f.Close()
+					}
+				}
+			}
+		}()
+	}
 	return func() {
-		if done {
+		if done.Swap(true) {
 			return
 		}
-		done = true
 		if cpu != "" {
 			pprof.StopCPUProfile()
 		}
