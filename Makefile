@@ -1,7 +1,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test race bench lint fmt scenarios sweep bench-vs-moleculer fuzz
+.PHONY: test race bench lint fmt scenarios sweep bench-vs-moleculer bench-scale fuzz
 
 # The README's test command: everything, with the race detector.
 test:
@@ -39,6 +39,15 @@ interop/node/node_modules: interop/node/package-lock.json
 
 bench-vs-moleculer: interop/node/node_modules
 	$(GO) run ./bench/vsmoleculer -rounds 2 -duration 2s -json out/bench-vs-moleculer.json
+
+# The simulator against cluster size: one gateway, N product nodes, 10 clients × 10 calls/s
+# for 60 s virtual, each N in a process of its own; prints wall time and peak RSS per N.
+SCALE_SIZES ?= 5,20,50,100,200,1000
+SCALE_BIN := $(or $(TMPDIR),/tmp)/faultline-bench-scale
+bench-scale:
+	$(GO) build -o $(SCALE_BIN) ./bench/scale
+	uptime
+	$(SCALE_BIN) -sizes $(SCALE_SIZES)
 
 # Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=60s); fails on a crash or on a
 # target that executes fewer than MIN_EXECS inputs. Crashers land in testdata/fuzz.

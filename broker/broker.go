@@ -44,8 +44,11 @@ type Broker struct {
 	pending    map[string]*pendingRequest
 	pendingSeq uint64
 	infoSeq    int
-	instanceID string
-	changed    []rt.Signal // waiters for registry changes (waitForServices)
+	// infoBody is the serialized INFO at infoBodySeq (see sendInfo).
+	infoBody    []byte
+	infoBodySeq int
+	instanceID  string
+	changed     []rt.Signal // waiters for registry changes (waitForServices)
 
 	middlewares []Middleware
 	// builtinLo and builtinHi bound the built-in middlewares in middlewares: the others
@@ -258,7 +261,9 @@ func (b *Broker) registerLocal(si *ServiceInstance) {
 		}
 		le := &localEvent{service: si, def: e, name: name}
 		le.handler = b.wrapLocalEvent(le)
-		b.reg.events = append(b.reg.events, &eventEndpoint{pattern: name, group: group, service: si.FullName, nodeID: b.nodeID, node: b.localNode, local: le})
+		ee := &eventEndpoint{pattern: name, group: group, service: si.FullName, nodeID: b.nodeID, node: b.localNode, local: le}
+		b.reg.events = append(b.reg.events, ee)
+		b.reg.localEvents = append(b.reg.localEvents, ee)
 	}
 	b.infoSeq++
 	b.localNode.Seq = b.infoSeq
@@ -410,8 +415,8 @@ func (b *Broker) isRegistered(si *ServiceInstance) bool {
 		}
 		return false
 	}
-	for _, e := range b.reg.events {
-		if e.local != nil && e.local.service == si {
+	for _, e := range b.reg.localEvents {
+		if e.local.service == si {
 			return true
 		}
 	}
@@ -441,6 +446,19 @@ func (b *Broker) Nodes() []Node {
 		out = append(out, c)
 	}
 	return out
+}
+
+// Sees reports the instance ID of a node as this broker knows it (its own included) and
+// whether it is available, without copying the registry as Nodes does: a harness waiting for
+// a cluster of N nodes to mesh asks it N² times per look.
+func (b *Broker) Sees(nodeID string) (instanceID string, available bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.reg.nodes[nodeID]
+	if n == nil {
+		return "", false
+	}
+	return n.InstanceID, n.Available
 }
 
 // Endpoints returns the endpoints of an action, as "node" IDs with their availability.

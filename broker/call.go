@@ -275,6 +275,17 @@ func (b *Broker) dispatch(ctx *Context) (any, error) {
 func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	ep, err := b.pickEndpoint(ctx)
+	if ep != nil && ep.handler == nil {
+		// A remote endpoint's chain is built on its first call, under b.mu (see
+		// registerRemote): in a cluster of N nodes each knows N-1 nodes' endpoints and calls
+		// few of them.
+		ep.handler = b.wrapRemote(ep)
+	}
+	return ep, err
+}
+
+func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 	list := b.reg.actions[ctx.Action]
 	if list == nil || len(list.endpoints) == 0 {
 		return nil, errs.ServiceNotFound(ctx.Action, ctx.Options.NodeID)
@@ -313,7 +324,16 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 }
 
 func (b *Broker) endpointAvailable(ep *Endpoint) bool {
-	return ep.node.Available && (b.breakers == nil || b.breakers.allows(ep.ID()))
+	if !ep.node.Available {
+		return false
+	}
+	if b.breakers == nil {
+		return true
+	}
+	if ep.id == "" {
+		ep.id = ep.NodeID + ":" + ep.Action // under b.mu, once: see registry.addEndpoint
+	}
+	return b.breakers.allows(ep.id)
 }
 
 // applyCallFallback answers a failed call with its fallbackResponse.

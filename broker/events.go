@@ -94,6 +94,20 @@ func (b *Broker) emit(parent *Context, event string, data any, broadcast bool, o
 }
 
 func (b *Broker) broadcastLocal(parent *Context, event string, data any, opts []EmitOption) error {
+	if _, isMap := data.(map[string]any); isMap && len(opts) == 0 && !b.subscribedLocally(event) {
+		// Nobody here listens: the common case of $node.connected and $services.changed,
+		// which a node broadcasts for every INFO it hears (N² times in a cluster of N). The
+		// message is not built, but its ID is drawn, so that the random sequence, and with it
+		// the run of a seed, is the same as with a delivery. (A map payload cannot fail
+		// toParams, so no error is skipped either.)
+		r := b.rt.Rand()
+		r.Uint64()
+		r.Uint64()
+		if h := b.opts.Hooks.Emitted; h != nil {
+			h(event, nil, "broadcastLocal")
+		}
+		return nil
+	}
 	m, err := b.newEvent(parent, event, data, true, opts)
 	if err != nil {
 		return err
@@ -103,6 +117,18 @@ func (b *Broker) broadcastLocal(parent *Context, event string, data any, opts []
 	}
 	b.deliverLocal(m, m.groups)
 	return nil
+}
+
+// subscribedLocally reports whether a subscription of this node matches the event (any group).
+func (b *Broker) subscribedLocally(event string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.reg.localEvents {
+		if matchEvent(event, e.pattern) {
+			return true
+		}
+	}
+	return false
 }
 
 // subscriberNodes lists the available nodes with a subscription matching the event.
@@ -214,8 +240,8 @@ func (b *Broker) processEvent(p *packet.EventPayload) {
 func (b *Broker) deliverLocal(m *eventMessage, groups []string) {
 	b.mu.Lock()
 	var targets []*eventEndpoint
-	for _, e := range b.reg.events {
-		if e.local != nil && matchEvent(m.event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+	for _, e := range b.reg.localEvents {
+		if matchEvent(m.event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
 			targets = append(targets, e)
 		}
 	}

@@ -98,6 +98,11 @@ type registry struct {
 	nodes   map[string]*Node
 	actions map[string]*endpointList
 	events  []*eventEndpoint
+	// localEvents is this node's own subscriptions, in the order they are in events (they
+	// are only ever appended): a local delivery scans them, not every subscription of the
+	// cluster, which a node's registry holds N of and which every INFO heard broadcasts
+	// $node.connected and $services.changed over.
+	localEvents []*eventEndpoint
 	// eventLists keeps the balancer position per "event|group".
 	eventLists map[string]*endpointList
 }
@@ -117,41 +122,68 @@ func (r *registry) sortedNodes() []*Node {
 }
 
 func (r *registry) addEndpoint(ep *Endpoint) {
-	ep.id = ep.NodeID + ":" + ep.Action
+	if ep.Local {
+		ep.id = ep.NodeID + ":" + ep.Action
+	} // a remote one's is built when the balancer first considers it (see Broker.endpointAvailable)
 	l := r.actions[ep.Action]
 	if l == nil {
 		l = &endpointList{action: ep.Action}
 		r.actions[ep.Action] = l
 	}
-	for i, old := range l.endpoints {
-		if old.NodeID == ep.NodeID {
-			l.endpoints[i] = ep
-			return
-		}
-	}
-	if r.b.opts.EndpointOrder == EndpointsByDiscovery {
-		l.endpoints = append(l.endpoints, ep)
+	if i, found := l.find(ep.NodeID, r.sorted()); found {
+		l.endpoints[i] = ep
 		return
+	} else if r.sorted() {
+		// Sorted by node ID: the balancer's order does not depend on which node was discovered
+		// first (in a simulation, the seed), so "RoundRobin calls r1 first" holds for every seed.
+		l.endpoints = slices.Insert(l.endpoints, i, ep)
+	} else {
+		l.endpoints = append(l.endpoints, ep)
 	}
-	// Sorted by node ID: the balancer's order does not depend on which node was discovered
-	// first (in a simulation, the seed), so "RoundRobin calls r1 first" holds for every seed.
-	i := sort.Search(len(l.endpoints), func(i int) bool { return l.endpoints[i].NodeID > ep.NodeID })
-	l.endpoints = slices.Insert(l.endpoints, i, ep)
 }
 
-// removeNode drops every endpoint and subscription of a node.
-func (r *registry) removeNode(nodeID string) {
-	for name, l := range r.actions {
-		kept := l.endpoints[:0]
-		for _, ep := range l.endpoints {
-			if ep.NodeID != nodeID {
-				kept = append(kept, ep)
+// sorted reports whether endpoint lists are kept in node ID order (the default).
+func (r *registry) sorted() bool { return r.b.opts.EndpointOrder != EndpointsByDiscovery }
+
+// find returns the index of nodeID's endpoint in the list and whether it is there; when it
+// is not and the list is sorted, the index is where it would go. A binary search in node ID
+// order, a scan in discovery order: with a thousand nodes, each INFO costs a few lookups per
+// action instead of a walk over every endpoint of the cluster.
+func (l *endpointList) find(nodeID string, sorted bool) (int, bool) {
+	if sorted {
+		i := sort.Search(len(l.endpoints), func(i int) bool { return l.endpoints[i].NodeID >= nodeID })
+		return i, i < len(l.endpoints) && l.endpoints[i].NodeID == nodeID
+	}
+	for i, ep := range l.endpoints {
+		if ep.NodeID == nodeID {
+			return i, true
+		}
+	}
+	return len(l.endpoints), false
+}
+
+// removeNode drops every endpoint and subscription of a remote node, registered from the
+// services its INFO listed. It visits only those services' actions (a binary search each)
+// and, when they have events, the event list: not every endpoint of the cluster.
+func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
+	events := false
+	for _, s := range services {
+		events = events || len(s.Events) > 0
+		for name := range s.Actions {
+			l := r.actions[name]
+			if l == nil {
+				continue
+			}
+			if i, found := l.find(nodeID, r.sorted()); found {
+				l.endpoints = slices.Delete(l.endpoints, i, i+1)
+			}
+			if len(l.endpoints) == 0 {
+				delete(r.actions, name)
 			}
 		}
-		l.endpoints = kept
-		if len(kept) == 0 {
-			delete(r.actions, name)
-		}
+	}
+	if !events {
+		return
 	}
 	kept := r.events[:0]
 	for _, e := range r.events {
@@ -159,12 +191,15 @@ func (r *registry) removeNode(nodeID string) {
 			kept = append(kept, e)
 		}
 	}
+	clear(r.events[len(kept):])
 	r.events = kept
 }
 
-// registerRemote replaces a node's endpoints with those its INFO lists.
-func (r *registry) registerRemote(n *Node) {
-	r.removeNode(n.ID)
+// registerRemote replaces a node's endpoints with those its INFO lists. Their handlers are
+// left to be built when first selected: the chains of every endpoint of every node, kept by
+// every node, were most of a large cluster's memory, and building a chain has no effect.
+func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
+	r.removeNode(n.ID, old)
 	for _, s := range n.Services {
 		for _, name := range sortedKeys(s.Actions) {
 			ep := &Endpoint{Action: name, NodeID: n.ID, Service: s.FullName, node: n}
@@ -172,7 +207,7 @@ func (r *registry) registerRemote(n *Node) {
 				d := time.Duration(*ms) * time.Millisecond
 				ep.Timeout = &d
 			}
-			r.addEndpoint(ep)
+			r.addEndpoint(ep) // its middleware chain is built on its first call (selectEndpoint)
 		}
 		for _, name := range sortedKeys(s.Events) {
 			e := s.Events[name]
@@ -181,13 +216,6 @@ func (r *registry) registerRemote(n *Node) {
 				group = s.Name
 			}
 			r.events = append(r.events, &eventEndpoint{pattern: name, group: group, service: s.FullName, nodeID: n.ID, node: n})
-		}
-	}
-	for _, l := range r.actions {
-		for _, ep := range l.endpoints {
-			if ep.NodeID == n.ID && ep.handler == nil {
-				ep.handler = r.b.wrapRemote(ep)
-			}
 		}
 	}
 }

@@ -59,6 +59,15 @@ func (b *Broker) sendErr(t packet.Type, target string, payload any) error {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
 		return err
 	}
+	return b.sendBody(t, target, body)
+}
+
+// sendBody publishes an already serialized packet.
+func (b *Broker) sendBody(t packet.Type, target string, body []byte) bool {
+	tr := b.opts.Transporter
+	if tr == nil {
+		return false
+	}
 	if h := b.opts.Hooks.PacketSent; h != nil {
 		h(t, len(body))
 	}
@@ -278,9 +287,28 @@ func (b *Broker) connectionLost() {
 // listens; without a second round the peers would meet only at the next heartbeat.
 func (b *Broker) Rediscover() { b.reconnected() }
 
-// sendInfo publishes this node's INFO to one node, or to all ("").
+// sendInfo publishes this node's INFO to one node, or to all (""). The serialized INFO is
+// kept until the node's services change (infoSeq): a node answers every DISCOVER with the
+// same bytes, and a cluster of N nodes asks N times at start. The kept body is never
+// written again, so a transport may hold it (memnet keeps it until delivery).
 func (b *Broker) sendInfo(target string) {
-	b.send(packet.Info, target, b.infoPayload())
+	b.mu.Lock()
+	body, fresh := b.infoBody, b.infoBody != nil && b.infoBodySeq == b.infoSeq
+	seq := b.infoSeq
+	b.mu.Unlock()
+	if !fresh {
+		p := b.infoPayload()
+		setHeader(p, b.nodeID)
+		var err error
+		if body, err = packet.Marshal(p); err != nil {
+			b.log.Error("cannot serialize packet", "type", packet.Info, "err", err)
+			return
+		}
+		b.mu.Lock()
+		b.infoBody, b.infoBodySeq = body, seq
+		b.mu.Unlock()
+	}
+	b.sendBody(packet.Info, target, body)
 }
 
 func (b *Broker) processInfo(p *packet.InfoPayload) {
@@ -301,6 +329,7 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 		reconnected = true
 		isNew = true
 	}
+	old := n.Services // what its endpoints were registered from
 	n.Available, n.InstanceID, n.Seq, n.Services, n.Metadata = true, p.InstanceID, p.Seq, p.Services, p.Metadata
 	n.Client, n.IPList, n.Hostname = p.Client, p.IPList, p.Hostname
 	n.LastSeen = b.rt.Now()
@@ -309,7 +338,7 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 	}
 	nodeID := n.ID
 	n.lossTimer = b.rt.AfterFunc(b.opts.HeartbeatTimeout, func() { b.nodeGone(nodeID, true) })
-	b.reg.registerRemote(n)
+	b.reg.registerRemote(n, old)
 	summary := n.Summary()
 	b.mu.Unlock()
 
@@ -349,7 +378,7 @@ func (b *Broker) nodeGone(nodeID string, unexpected bool) {
 		n.lossTimer.Stop()
 		n.lossTimer = nil
 	}
-	b.reg.removeNode(nodeID)
+	b.reg.removeNode(nodeID, n.Services)
 	summary := n.Summary()
 	lastSeen := n.LastSeen
 	b.mu.Unlock()

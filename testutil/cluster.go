@@ -411,12 +411,13 @@ func (c *Cluster) waitMesh() error {
 const rediscoverEvery = 500 * time.Millisecond
 
 func (c *Cluster) meshed() bool {
-	running := map[string]string{} // node → instance ID
+	type peer struct{ id, instance string }
+	var running []peer // node and instance ID, in node order
 	var brokers []*broker.Broker
 	for _, id := range c.NodeIDs() {
 		if p := c.process(id); p != nil {
 			if p.Running() {
-				running[id] = p.InstanceID()
+				running = append(running, peer{id, p.InstanceID()})
 			}
 			continue
 		}
@@ -424,22 +425,20 @@ func (c *Cluster) meshed() bool {
 		if b == nil || !b.Started() {
 			continue
 		}
-		for _, n := range b.Nodes() {
-			if n.Local {
-				running[id] = n.InstanceID
-			}
-		}
+		inst, _ := b.Sees(id) // its own entry
+		running = append(running, peer{id, inst})
 		brokers = append(brokers, b)
 	}
+	// Point look-ups (Broker.Sees), stopping at the first node not seen: a poll of a large
+	// cluster that has not meshed yet costs little, and one that has costs N² map reads, not
+	// N copies of every registry.
 	for _, b := range brokers {
-		seen := map[string]string{}
-		for _, n := range b.Nodes() {
-			if n.Available {
-				seen[n.ID] = n.InstanceID
+		for _, p := range running {
+			inst, available := b.Sees(p.id)
+			if !available {
+				inst = "" // as not known at all
 			}
-		}
-		for id, inst := range running {
-			if seen[id] != inst {
+			if inst != p.instance {
 				return false
 			}
 		}

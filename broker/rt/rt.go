@@ -77,9 +77,9 @@ func Ordered(r Runtime) bool {
 }
 
 // Resetter is implemented by the timers of runtimes that can re-arm an AfterFunc timer in
-// place (the real runtime's), sparing a timer and a closure for a deadline pushed back on
-// every packet. A caller falls back to Stop and a new AfterFunc when a timer lacks it: the
-// simulator's timers do, so the order in which a simulation arms its timers is unchanged.
+// place (both runtimes'), sparing a timer and a closure for a deadline pushed back on every
+// packet. The simulator's Reset is exactly Stop and a new AfterFunc (same arming order), so a
+// caller may fall back to that pair for a timer that lacks it.
 type Resetter interface {
 	// Reset re-arms the timer to fire d from now, whether it was pending, stopped or fired;
 	// it reports whether it was pending.

@@ -1,7 +1,6 @@
 package rt
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -226,8 +225,9 @@ func (s *Sim) arm(d, period time.Duration, fn func(), daemon bool) *simTimer {
 		d = 0
 	}
 	s.seq++
-	t := &simTimer{sim: s, when: s.now.Add(d), seq: s.seq, period: period, fn: fn, daemon: daemon, origin: s.origin}
-	heap.Push(&s.timers, t)
+	when := s.now.Add(d)
+	t := &simTimer{sim: s, when: when, at: when.UnixNano(), seq: s.seq, period: period, fn: fn, daemon: daemon, origin: s.origin}
+	s.timers.push(t)
 	if !daemon {
 		s.foreground++
 	}
@@ -320,13 +320,13 @@ func (s *Sim) loop(stop func() bool, until time.Time) error {
 			continue
 		}
 		bounded := !until.IsZero()
-		if s.timers.Len() == 0 {
+		next := s.timers.top()
+		if next == nil {
 			if bounded {
 				return nil
 			}
 			return s.deadlock()
 		}
-		next := s.timers[0]
 		if bounded && next.when.After(until) {
 			return nil
 		}
@@ -385,8 +385,8 @@ func (s *Sim) taskMain(t *task) {
 }
 
 func (s *Sim) fireTimer() {
-	t := heap.Pop(&s.timers).(*simTimer)
-	t.index = -1
+	s.timers.top() // the next timer's place is up to date (see Reset)
+	t := s.timers.pop()
 	if t.when.After(s.now) {
 		s.now = t.when
 	}
@@ -397,8 +397,9 @@ func (s *Sim) fireTimer() {
 	if t.period > 0 {
 		s.seq++
 		t.when = t.when.Add(t.period)
+		t.at = t.when.UnixNano()
 		t.seq = s.seq
-		heap.Push(&s.timers, t)
+		s.timers.push(t)
 	}
 	s.steps++
 	s.inTimer, s.timerDaemon = true, t.daemon
@@ -544,54 +545,180 @@ func (g *simSignal) C() <-chan struct{} {
 }
 
 type simTimer struct {
-	sim    *Sim
-	when   time.Time
+	sim  *Sim
+	when time.Time
+	// at and seq are when the timer is due, in Unix nanoseconds (virtual instants stay within
+	// int64's years), and its arming number. The heap entry holding the timer may carry an
+	// earlier key than these (Reset pushed the timer back without moving it); it never carries
+	// a later one.
+	at     int64
 	seq    uint64
 	period time.Duration
 	fn     func()
 	daemon bool
 	origin *Origin
-	index  int
+	index  int // in the heap, or -1 when not pending
 }
 
 func (t *simTimer) Stop() bool {
 	if t.index < 0 {
 		return false
 	}
-	heap.Remove(&t.sim.timers, t.index)
-	t.index = -1
+	t.sim.timers.remove(t.index)
 	if !t.daemon {
 		t.sim.foreground--
 	}
 	return true
 }
 
-// timerHeap orders timers by due time, then by arming order, which makes same-instant
-// timers fire in a deterministic order.
-type timerHeap []*simTimer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].when.Equal(h[j].when) {
-		return h[i].when.Before(h[j].when)
+// Reset re-arms the timer to fire d from now, whether it was pending, stopped or fired, and
+// reports whether it was pending. It is exactly Stop followed by a new AfterFunc with the same
+// function, armed by whoever calls Reset (its daemon flag and attribution) and taking the next
+// arming number, so a simulation fires every timer in the same order as with that pair; it
+// just spares the timer and the closure (a node's loss timer, pushed back on every packet
+// heard from it). A periodic timer stays periodic.
+//
+// Pushing a pending timer back (the common case: a loss timer, once per packet heard) does
+// not touch the heap: the timer keeps its place under its old, earlier key and takes its new
+// one only when that place reaches the top (timerHeap.top), before anything reads the top.
+// Since every other entry's key is at most its timer's true key, the top after that update is
+// the timer a fully ordered heap would give, so the firing order is unchanged; the heap work
+// drops from one sift per packet to one per timeout period.
+func (t *simTimer) Reset(d time.Duration) bool {
+	s := t.sim
+	if d < 0 {
+		d = 0
 	}
-	return h[i].seq < h[j].seq
+	when := s.now.Add(d)
+	at := when.UnixNano()
+	daemon := s.contextDaemon()
+	if t.period > 0 {
+		daemon = true // Every's timers are housekeeping
+	}
+	if t.index >= 0 && at >= s.timers[t.index].at {
+		// Later than the key it sits under (the arming number only grows): update in place.
+		if !t.daemon {
+			s.foreground--
+		}
+		s.seq++
+		t.when, t.at, t.seq = when, at, s.seq
+		t.daemon, t.origin = daemon, s.origin
+		if !t.daemon {
+			s.foreground++
+		}
+		return true
+	}
+	pending := t.Stop()
+	s.seq++
+	t.when, t.at, t.seq = when, at, s.seq
+	t.daemon, t.origin = daemon, s.origin
+	s.timers.push(t)
+	if !t.daemon {
+		s.foreground++
+	}
+	return pending
 }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+
+// timerHeap orders timers by due time, then by arming order, which makes same-instant
+// timers fire in a deterministic order (the key is unique, so the order does not depend on
+// the heap's shape). It is a 4-ary heap whose entries carry their keys: a large run holds a
+// million timers (one loss timer per pair of nodes) and pushes and pops one per packet, and
+// comparing keys held in the slice, four children to a cache line or two, spares a pointer
+// chase per comparison and half the levels of a binary heap.
+type timerHeap []heapEntry
+
+type heapEntry struct {
+	at  int64
+	seq uint64
+	t   *simTimer
 }
-func (h *timerHeap) Push(x any) {
-	t := x.(*simTimer)
+
+func (e *heapEntry) before(o *heapEntry) bool {
+	return e.at < o.at || (e.at == o.at && e.seq < o.seq)
+}
+
+// top returns the next timer to fire, or nil, first giving any timer that Reset pushed back
+// its true key until the top entry's key is its timer's own.
+func (h timerHeap) top() *simTimer {
+	for len(h) > 0 {
+		e := &h[0]
+		if e.seq == e.t.seq {
+			return e.t
+		}
+		e.at, e.seq = e.t.at, e.t.seq
+		h.down(0)
+	}
+	return nil
+}
+
+func (h *timerHeap) push(t *simTimer) {
 	t.index = len(*h)
-	*h = append(*h, t)
+	*h = append(*h, heapEntry{at: t.at, seq: t.seq, t: t})
+	h.up(t.index)
 }
-func (h *timerHeap) Pop() any {
+
+// pop removes the top entry (callers read top first).
+func (h *timerHeap) pop() *simTimer {
+	return h.remove(0)
+}
+
+func (h *timerHeap) remove(i int) *simTimer {
 	old := *h
-	n := len(old)
-	t := old[n-1]
-	old[n-1] = nil
-	*h = old[:n-1]
+	t := old[i].t
+	last := len(old) - 1
+	if i != last {
+		old[i] = old[last]
+		old[i].t.index = i
+	}
+	old[last] = heapEntry{}
+	*h = old[:last]
+	if i != last {
+		if !h.down(i) {
+			h.up(i)
+		}
+	}
+	t.index = -1
 	return t
+}
+
+func (h timerHeap) up(i int) {
+	e := h[i]
+	for i > 0 {
+		p := (i - 1) / 4
+		if !e.before(&h[p]) {
+			break
+		}
+		h[i] = h[p]
+		h[i].t.index = i
+		i = p
+	}
+	h[i] = e
+	e.t.index = i
+}
+
+// down sifts entry i down and reports whether it moved.
+func (h timerHeap) down(i int) bool {
+	e := h[i]
+	start, n := i, len(h)
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		m := c
+		for k := c + 1; k < c+4 && k < n; k++ {
+			if h[k].before(&h[m]) {
+				m = k
+			}
+		}
+		if !h[m].before(&e) {
+			break
+		}
+		h[i] = h[m]
+		h[i].t.index = i
+		i = m
+	}
+	h[i] = e
+	e.t.index = i
+	return i != start
 }

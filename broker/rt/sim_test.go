@@ -242,3 +242,90 @@ func TestGoFirstRunsBeforeEverythingRunnable(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestTimerResetIsStopAndAfterFunc: re-arming a timer with Reset fires every timer of the
+// run at the same instants and in the same order as stopping it and arming a new one with
+// AfterFunc, ties included (the heartbeat loss timer relies on it to keep journals equal).
+func TestTimerResetIsStopAndAfterFunc(t *testing.T) {
+	run := func(reset bool) []string {
+		s := rt.NewSim(3)
+		defer s.Close()
+		var got []string
+		note := func(what string) func() {
+			return func() { got = append(got, fmt.Sprintf("%s@%s", what, s.Elapsed())) }
+		}
+		require.NoError(t, s.Run(func() {
+			loss := s.AfterFunc(3*time.Second, note("loss"))
+			for i := range 5 {
+				s.Sleep(time.Second)
+				// a tie: another timer due at the loss timer's new instant, armed before it
+				s.AfterFunc(3*time.Second, note(fmt.Sprintf("tie%d", i)))
+				if reset {
+					assert.True(t, loss.(rt.Resetter).Reset(3*time.Second))
+				} else {
+					assert.True(t, loss.Stop())
+					loss = s.AfterFunc(3*time.Second, note("loss"))
+				}
+				s.AfterFunc(3*time.Second, note(fmt.Sprintf("after%d", i)))
+			}
+			s.Sleep(10 * time.Second)
+			// fired, then re-armed
+			if reset {
+				assert.False(t, loss.(rt.Resetter).Reset(time.Second))
+			} else {
+				assert.False(t, loss.Stop())
+				s.AfterFunc(time.Second, note("loss"))
+			}
+			s.Sleep(2 * time.Second)
+		}))
+		return got
+	}
+	plain := run(false)
+	assert.Equal(t, []string{"tie0@4s", "after0@4s", "tie1@5s", "after1@5s", "tie2@6s", "after2@6s", "tie3@7s", "after3@7s", "tie4@8s", "loss@8s", "after4@8s", "loss@16s"}, plain)
+	assert.Equal(t, plain, run(true))
+}
+
+// TestTimerResetRandomized: many timers re-armed at random, later (the in-place path) and
+// earlier (the re-sift path), stopped and re-armed after firing, with ties at whole
+// milliseconds: Reset fires everything at the same instants and in the same order as Stop
+// and a new AfterFunc, for several seeds.
+func TestTimerResetRandomized(t *testing.T) {
+	run := func(seed uint64, reset bool) []string {
+		s := rt.NewSim(seed)
+		defer s.Close()
+		var got []string
+		fired := 0
+		require.NoError(t, s.Run(func() {
+			timers := make([]rt.Timer, 40)
+			arm := func(i int, d time.Duration) {
+				timers[i] = s.AfterFunc(d, func() { fired++; got = append(got, fmt.Sprintf("t%d@%s", i, s.Elapsed())) })
+			}
+			for i := range timers {
+				arm(i, time.Duration(s.Rand().IntN(50))*time.Millisecond)
+			}
+			for range 2000 {
+				i := s.Rand().IntN(len(timers))
+				d := time.Duration(s.Rand().IntN(50)) * time.Millisecond
+				switch s.Rand().IntN(4) {
+				case 0:
+					s.Sleep(time.Duration(s.Rand().IntN(3)) * time.Millisecond)
+				case 1:
+					timers[i].Stop()
+				default:
+					if reset {
+						timers[i].(rt.Resetter).Reset(d)
+					} else {
+						timers[i].Stop()
+						arm(i, d)
+					}
+				}
+			}
+			s.Sleep(time.Second)
+		}))
+		require.Greater(t, fired, 100, "the sequence exercises firing")
+		return got
+	}
+	for seed := uint64(1); seed <= 5; seed++ {
+		assert.Equal(t, run(seed, false), run(seed, true), "seed %d", seed)
+	}
+}

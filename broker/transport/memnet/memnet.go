@@ -49,6 +49,11 @@ type Network struct {
 	paused      map[string][]pendingSend // node -> traffic held while paused (both directions)
 	onDrop      func(d *Delivery, reason string)
 	inboxes     map[string]*inbox // receiver -> pending arrivals, on the real runtime only (see inbox.go)
+	// sorted is the connected node IDs in order, rebuilt after a connect or disconnect
+	// (never modified in place: a broadcast iterates it outside the lock).
+	sorted []string
+	// infos holds the decoded form of every distinct INFO body seen (see decodeInfo).
+	infos map[string]any
 }
 
 type link struct{ from, to string }
@@ -106,12 +111,44 @@ func (n *Network) Nodes() []string {
 }
 
 func (n *Network) sortedNodes() []string {
-	ids := make([]string, 0, len(n.nodes))
-	for id := range n.nodes {
-		ids = append(ids, id)
+	return append([]string(nil), n.connected()...)
+}
+
+// connected returns the cached sorted node IDs; the caller holds n.mu and must not modify it.
+func (n *Network) connected() []string {
+	if n.sorted == nil {
+		ids := make([]string, 0, len(n.nodes))
+		for id := range n.nodes {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		n.sorted = ids
 	}
-	sort.Strings(ids)
-	return ids
+	return n.sorted
+}
+
+// decodeInfo returns the decoded payload of an INFO body, decoding each distinct body once
+// for the whole network, or nil when it does not decode (the receiving broker then decodes
+// it and reports the error itself). A node's INFO reaches every other node, as a broadcast
+// and as the answer to each DISCOVER, with the same bytes: decoded per receiver, a cluster
+// of N nodes would parse N² copies of the service schemas and keep them all. Every receiver
+// gets the same value, which brokers treat as read-only (the registry keeps it as the
+// node's services).
+func (n *Network) decodeInfo(body []byte) any {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p, ok := n.infos[string(body)]; ok {
+		return p
+	}
+	p, err := packet.Decode(packet.Message{Type: packet.Info, Body: body})
+	if err != nil {
+		return nil
+	}
+	if n.infos == nil {
+		n.infos = map[string]any{}
+	}
+	n.infos[string(body)] = p
+	return p
 }
 
 // Pause holds every packet to or from node until Resume: the node keeps its connection but
@@ -161,17 +198,16 @@ func (n *Network) send(m packet.Message) error {
 	if m.Target != "" {
 		targets = append(targets, m.Target)
 	} else {
-		for _, id := range n.sortedNodes() {
-			if id != m.Sender {
-				targets = append(targets, id)
-			}
-		}
+		targets = n.connected()
 	}
 	icpt := n.interceptor
 	n.mu.Unlock()
 
 	now := n.rt.Now()
 	for _, to := range targets {
+		if to == m.Sender {
+			continue
+		}
 		d := Delivery{From: m.Sender, To: to, Type: m.Type, Body: m.Body, Broadcast: m.Target == "", SentAt: now}
 		var direct [1]Route
 		routes := direct[:]
@@ -245,7 +281,11 @@ func (n *Network) arrive(d Delivery, r Route) {
 	if d.Broadcast {
 		target = ""
 	}
-	to.recv(packet.Message{Type: d.Type, Sender: d.From, Target: target, Body: d.Body})
+	m := packet.Message{Type: d.Type, Sender: d.From, Target: target, Body: d.Body}
+	if d.Type == packet.Info {
+		m.Payload = n.decodeInfo(d.Body)
+	}
+	to.recv(m)
 }
 
 // Transport is one node's connection to a Network.
@@ -264,6 +304,7 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 	}
 	t.nodeID, t.recv = nodeID, recv
 	t.net.nodes[nodeID] = t
+	t.net.sorted = nil
 	return nil
 }
 
@@ -273,6 +314,7 @@ func (t *Transport) Disconnect() error {
 	defer t.net.mu.Unlock()
 	if t.net.nodes[t.nodeID] == t {
 		delete(t.net.nodes, t.nodeID)
+		t.net.sorted = nil
 	}
 	return nil
 }

@@ -136,3 +136,50 @@ func TestSimUsesNoInboxes(t *testing.T) {
 		t.Fatal("a skewed real runtime should deliver through inboxes")
 	}
 }
+
+// TestInfoDecodedOncePerBody: every receiver of an INFO gets the payload already decoded,
+// one value per distinct body (a node's INFO is not parsed once per receiver); a body that
+// does not decode arrives undecoded, for the broker to reject.
+func TestInfoDecodedOncePerBody(t *testing.T) {
+	s := rt.NewSim(1)
+	defer s.Close()
+	n := New(s)
+	payloads := map[string][]any{}
+	for _, id := range []string{"a", "b", "c"} {
+		tr := n.Transport()
+		if err := tr.Connect(id, func(m packet.Message) { payloads[id] = append(payloads[id], m.Payload) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := packet.Marshal(&packet.InfoPayload{Header: packet.Header{Ver: packet.ProtocolVersion, Sender: "a"}, InstanceID: "i1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := n.nodes["a"]
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Send(packet.Message{Type: packet.Info, Body: info}))                            // broadcast
+	must(a.Send(packet.Message{Type: packet.Info, Target: "b", Body: slices.Clone(info)})) // an answer to DISCOVER
+	must(a.Send(packet.Message{Type: packet.Info, Target: "c", Body: []byte(`{"ver":"5"`)}))
+	must(s.RunFor(time.Second))
+	if len(payloads["b"]) != 2 || len(payloads["c"]) != 2 || len(payloads["a"]) != 0 {
+		t.Fatalf("deliveries: %v", payloads)
+	}
+	p, ok := payloads["b"][0].(*packet.InfoPayload)
+	if !ok || p.Sender != "a" || p.InstanceID != "i1" {
+		t.Fatalf("b got %#v", payloads["b"][0])
+	}
+	if payloads["b"][1] != any(p) || payloads["c"][0] != any(p) {
+		t.Fatalf("one body, several values: %p %p %p", payloads["b"][1], payloads["c"][0], p)
+	}
+	if payloads["c"][1] != nil {
+		t.Fatalf("malformed INFO decoded: %#v", payloads["c"][1])
+	}
+	if len(n.infos) != 1 {
+		t.Fatalf("%d bodies kept, want 1", len(n.infos))
+	}
+}
