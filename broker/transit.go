@@ -62,11 +62,11 @@ func (b *Broker) sendErr(t packet.Type, target string, payload any) error {
 	return b.sendBody(t, target, body)
 }
 
-// sendBody publishes an already serialized packet.
-func (b *Broker) sendBody(t packet.Type, target string, body []byte) bool {
+// sendBody publishes an already serialized packet, saying why it did not leave.
+func (b *Broker) sendBody(t packet.Type, target string, body []byte) error {
 	tr := b.opts.Transporter
 	if tr == nil {
-		return false
+		return errNoTransporter
 	}
 	if h := b.opts.Hooks.PacketSent; h != nil {
 		h(t, len(body))
