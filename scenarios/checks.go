@@ -21,7 +21,7 @@ func buildChecks(s *Scenario, ob *observation, floor time.Duration) []check.Chec
 		switch c.Kind {
 		case "steady-state":
 			out = append(out, check.SteadyState{Label: c.Label, Window: check.Window{From: c.From, To: c.To}, Action: c.Action,
-				From: c.Node, MinSuccessRate: c.MinSuccessRate, MaxP99: c.MaxP99, MinCalls: c.MinCalls})
+				From: c.Node, MinSuccessRate: c.MinSuccessRate, MaxP99: c.MaxP99, MinCalls: c.MinCalls, Tolerance: floor})
 		case "breaker":
 			ts := make([]check.Transition, len(c.Transitions))
 			for i, t := range c.Transitions {

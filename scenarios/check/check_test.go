@@ -42,6 +42,12 @@ func TestSteadyState(t *testing.T) {
 	after := check.SteadyState{Label: "after", Window: check.Window{From: 10 * time.Second}, MinSuccessRate: 0.99, MaxP99: 50 * ms}
 	assert.Equal(t, "FAIL steady-state after: expected success rate ≥ 99.00% and p99 ≤ 50ms in [+10s, end), got success rate 100.00% (1/1), p99 900ms (first deviation at +10.9s)", after.Check(j).Message())
 
+	// Off the simulator the run's tolerance widens the bound: 900ms ≤ 50ms + 850ms, not + 849ms.
+	after.Tolerance = 850 * ms
+	assert.Equal(t, "PASS steady-state after: success rate 100.00% (1/1), p99 900ms", after.Check(j).Message())
+	after.Tolerance = 849 * ms
+	assert.Equal(t, "FAIL steady-state after: expected success rate ≥ 99.00% and p99 ≤ 50ms (+849ms tolerance) in [+10s, end), got success rate 100.00% (1/1), p99 900ms (first deviation at +10.9s)", after.Check(j).Message())
+
 	empty := check.SteadyState{Label: "during", Window: check.Window{From: time.Hour}, MinSuccessRate: 0.5}
 	assert.Equal(t, "FAIL steady-state during: expected success rate ≥ 50.00% in [+1h0m0s, end) over at least 1 calls, got 0 calls (first deviation at +1h0m0s)", empty.Check(j).Message())
 }
