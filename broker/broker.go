@@ -498,9 +498,14 @@ func (b *Broker) Services() []*ServiceInstance {
 // newID returns a UUID-shaped ID drawn from the runtime's random source, so IDs are
 // deterministic in a simulation.
 func (b *Broker) newID() string {
+	return formatID(b.drawID())
+}
+
+// drawID draws the two random words of an ID from the runtime's source. Something that
+// skips building a message still draws its ID, so a seed's random sequence stays the same.
+func (b *Broker) drawID() (hi, lo uint64) {
 	r := b.rt.Rand()
-	hi, lo := r.Uint64(), r.Uint64()
-	return formatID(hi, lo)
+	return r.Uint64(), r.Uint64()
 }
 
 // formatID formats two random words as a version-4 UUID, by hand (one allocation, against

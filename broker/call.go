@@ -51,8 +51,8 @@ func (b *Broker) newAttempt(ctx *Context) *attempt {
 	return &ctx.att
 }
 
-// timeoutOf resolves a call's timeout as the timeout middleware does: the call's, else the
-// action's, else the broker's.
+// timeoutOf resolves a call's timeout: the call's, else the action's, else the broker's. The
+// timeout middleware arms it; newAttempt reads the clock only when it is positive.
 func (b *Broker) timeoutOf(ctx *Context, ep *Endpoint) time.Duration {
 	switch {
 	case ctx.Options.Timeout != nil:

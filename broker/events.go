@@ -100,9 +100,7 @@ func (b *Broker) broadcastLocal(parent *Context, event string, data any, opts []
 		// message is not built, but its ID is drawn, so that the random sequence, and with it
 		// the run of a seed, is the same as with a delivery. (A map payload cannot fail
 		// toParams, so no error is skipped either.)
-		r := b.rt.Rand()
-		r.Uint64()
-		r.Uint64()
+		b.drawID()
 		if h := b.opts.Hooks.Emitted; h != nil {
 			h(event, nil, "broadcastLocal")
 		}

@@ -103,10 +103,7 @@ func (b *Broker) timeoutMiddleware() Middleware {
 		taskName, waitName := "handle "+ep.Action, "result of "+ep.Action+" on "+ep.NodeID
 		return func(ctx *Context) (any, error) {
 			if ctx.Options.Timeout == nil {
-				ctx.timeout = b.opts.RequestTimeout
-				if ep.Timeout != nil {
-					ctx.timeout = *ep.Timeout
-				}
+				ctx.timeout = b.timeoutOf(ctx, ep)
 				ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 			}
 			t := *ctx.Options.Timeout
