@@ -595,24 +595,22 @@ func (t *simTimer) Reset(d time.Duration) bool {
 	if t.period > 0 {
 		daemon = true // Every's timers are housekeeping
 	}
-	if t.index >= 0 && at >= s.timers[t.index].at {
-		// Later than the key it sits under (the arming number only grows): update in place.
+	pending := t.index >= 0
+	// Later than the key it sits under (the arming number only grows): update in place.
+	inPlace := pending && at >= s.timers[t.index].at
+	if inPlace {
 		if !t.daemon {
 			s.foreground--
 		}
-		s.seq++
-		t.when, t.at, t.seq = when, at, s.seq
-		t.daemon, t.origin = daemon, s.origin
-		if !t.daemon {
-			s.foreground++
-		}
-		return true
+	} else {
+		t.Stop()
 	}
-	pending := t.Stop()
 	s.seq++
 	t.when, t.at, t.seq = when, at, s.seq
 	t.daemon, t.origin = daemon, s.origin
-	s.timers.push(t)
+	if !inPlace {
+		s.timers.push(t)
+	}
 	if !t.daemon {
 		s.foreground++
 	}
