@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -128,11 +129,7 @@ func KnownTier(name string) bool {
 func TierAliases() map[string]string {
 	tiersMu.Lock()
 	defer tiersMu.Unlock()
-	out := make(map[string]string, len(aliases))
-	for a, n := range aliases {
-		out[a] = n
-	}
-	return out
+	return maps.Clone(aliases)
 }
 
 // Tiers lists the registered tier names, sorted (aliases left out: TierAliases).
