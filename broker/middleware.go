@@ -114,6 +114,9 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			att := ctx.attempt
 			att.timeout = t
 			if ctx.served {
+				if ctx.startedAt.IsZero() { // a timeout a middleware set on an untimed request
+					ctx.startedAt = b.rt.Now()
+				}
 				att.startedAt = ctx.startedAt
 			} else if ep.Local {
 				ctx.startedAt = att.startedAt

@@ -166,9 +166,10 @@ func (b *Broker) receive(m packet.Message) {
 	case *packet.InfoPayload:
 		b.processInfo(v)
 	case *packet.RequestPayload:
-		b.serveRequest(v)
+		b.serveRequest(v) // releases v when its answer is sent
 	case *packet.ResponsePayload:
 		b.processResponse(v)
+		packet.Release(v)
 	case *packet.EventPayload:
 		b.processEvent(v)
 	case *packet.HeartbeatPayload:
@@ -466,6 +467,7 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 		var err error
 		if params, err = packet.DecodeObject(p.Params); err != nil {
 			b.respond(p, nil, errs.InvalidPacketData("REQ", "params must be an object"))
+			packet.Release(p)
 			return
 		}
 	}
@@ -474,7 +476,7 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	}
 	ctx := &Context{
 		ID: p.ID, RequestID: p.RequestID, Level: p.Level, NodeID: p.Sender, Action: p.Action,
-		Params: params, Meta: p.Meta, broker: b, served: true, startedAt: b.rt.Now(), rawParams: p.Params,
+		Params: params, Meta: p.Meta, broker: b, served: true, rawParams: p.Params,
 	}
 	if ctx.Meta == nil {
 		ctx.Meta = map[string]any{}
@@ -486,7 +488,10 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 		ctx.Caller = *p.Caller
 	}
 	if p.Timeout > 0 {
+		// The caller's remaining budget counts from here; an untimed request has no use
+		// for the instant (see newAttempt).
 		ctx.timeout = msToDur(p.Timeout)
+		ctx.startedAt = b.rt.Now()
 	}
 	ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 	b.mu.Lock()
@@ -499,6 +504,7 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	b.mu.Unlock()
 	if ep == nil {
 		b.respond(p, nil, errs.ServiceNotFound(p.Action, b.nodeID))
+		packet.Release(p)
 		return
 	}
 	ctx.Endpoint = ep
@@ -513,6 +519,7 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 		ctx.attempt.settle(res, err)
 		res, err = ctx.attempt.result()
 		b.respondCtx(p, ctx, res, err)
+		packet.Release(p) // the request's last user: ctx keeps only what p's fields referred to
 	})
 }
 

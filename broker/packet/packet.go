@@ -6,6 +6,7 @@ package packet
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/faultline/faultline/broker/errs"
 )
@@ -206,9 +207,9 @@ func New(t Type) (any, error) {
 	case Info:
 		return &InfoPayload{}, nil
 	case Request:
-		return &RequestPayload{}, nil
+		return requestPayloads.Get().(*RequestPayload), nil
 	case Response:
-		return &ResponsePayload{}, nil
+		return responsePayloads.Get().(*ResponsePayload), nil
 	case Event:
 		return &EventPayload{}, nil
 	case Heartbeat:
@@ -221,6 +222,28 @@ func New(t Type) (any, error) {
 		return &DisconnectPayload{}, nil
 	}
 	return nil, fmt.Errorf("unknown packet type %q", t)
+}
+
+// A REQ and a RES are decoded on every remote call, once on each side: their payloads come
+// from these pools, and the broker hands each back with Release once it is done with it.
+var (
+	requestPayloads  = sync.Pool{New: func() any { return new(RequestPayload) }}
+	responsePayloads = sync.Pool{New: func() any { return new(ResponsePayload) }}
+)
+
+// Release hands a REQ or RES payload that New, Decode or DecodeExact returned back for reuse
+// (other kinds are left to the collector). The caller must be the payload's last user: no
+// field of it may be read afterwards, though what its fields referred to (the strings, the
+// Meta map, the raw params) stays valid, since only the struct is reused.
+func Release(p any) {
+	switch v := p.(type) {
+	case *RequestPayload:
+		*v = RequestPayload{}
+		requestPayloads.Put(v)
+	case *ResponsePayload:
+		*v = ResponsePayload{}
+		responsePayloads.Put(v)
+	}
 }
 
 // Decode parses a message body into its typed payload and checks the fields every packet
@@ -281,10 +304,10 @@ func check(t Type, p any) error {
 func DecodeExact(t Type, body []byte) (p any, sender string, ok bool) {
 	switch t {
 	case Request:
-		v := &RequestPayload{}
+		v := requestPayloads.Get().(*RequestPayload)
 		p, ok = v, decodeRequest(v, body, true)
 	case Response:
-		v := &ResponsePayload{}
+		v := responsePayloads.Get().(*ResponsePayload)
 		p, ok = v, decodeResponse(v, body, true)
 	case Event:
 		v := &EventPayload{}
@@ -294,6 +317,9 @@ func DecodeExact(t Type, body []byte) (p any, sender string, ok bool) {
 		p, ok = v, decodeHeartbeat(v, body, true)
 	}
 	if !ok || check(t, p) != nil {
+		if p != nil {
+			Release(p)
+		}
 		return nil, "", false
 	}
 	return p, header(p).Sender, true

@@ -82,8 +82,18 @@ func (ib *inbox) drain() {
 	var due []arrival
 	for {
 		ib.mu.Lock()
-		now := ib.net.rt.Now()
-		for len(ib.q) > 0 && !ib.q[0].at.After(now) {
+		// An arrival at the zero time is due at once (schedule); the clock is read only
+		// for one with a time of its own.
+		var now time.Time
+		for len(ib.q) > 0 {
+			if at := ib.q[0].at; !at.IsZero() {
+				if now.IsZero() {
+					now = ib.net.rt.Now()
+				}
+				if at.After(now) {
+					break
+				}
+			}
 			due = append(due, ib.pop())
 		}
 		wait := inboxIdle
