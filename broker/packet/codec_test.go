@@ -349,10 +349,47 @@ func TestDecodeExactAllocations(t *testing.T) {
 	if !bytes.Contains(body, []byte(`{"a":1,"b":2},"meta"`)) {
 		t.Fatalf("an append to params wrote into the body: %s", body)
 	}
-	// Decode, for a body it may not keep (the simulated network hands one to every
-	// receiver), copies params.
+	// Decode, for a body it may not keep (a transporter that reuses its read buffer),
+	// copies params.
 	q, _ := Decode(Message{Type: Request, Body: body})
 	if &q.(*RequestPayload).Params[0] == &body[bytes.Index(body, []byte(`{"a"`))] {
 		t.Fatal("Decode's params alias the body")
+	}
+}
+
+// A released REQ or RES payload comes back all zero, so no field of one call's packet can
+// leak into the next one decoded into the same struct; with the struct reused, a REQ costs
+// only its id and its meta.
+func TestReleaseRecyclesZeroed(t *testing.T) {
+	req := []byte(`{"id":"1","action":"math.add","params":{"a":1},"meta":{"m":1},"headers":{},"timeout":50,"level":2,` +
+		`"tracing":null,"parentID":"0","requestID":"r","caller":"c","stream":false,"ver":"5","sender":"caller"}`)
+	res := []byte(`{"id":"1","meta":{"m":1},"headers":{},"success":true,"data":3,"error":null,"ver":"5","sender":"server"}`)
+	for range 50 { // sync.Pool gives no promise to return the same struct: try it many times
+		p, _, ok := DecodeExact(Request, req)
+		if !ok {
+			t.Fatal("the REQ did not decode")
+		}
+		Release(p)
+		if q, _ := New(Request); !reflect.DeepEqual(q, &RequestPayload{}) {
+			t.Fatalf("a recycled REQ payload is not zero: %+v", q)
+		}
+		p, _, ok = DecodeExact(Response, res)
+		if !ok {
+			t.Fatal("the RES did not decode")
+		}
+		Release(p)
+		if q, _ := New(Response); !reflect.DeepEqual(q, &ResponsePayload{}) {
+			t.Fatalf("a recycled RES payload is not zero: %+v", q)
+		}
+	}
+	// A top-level call's REQ, as TestDecodeExactAllocations's.
+	top := []byte(`{"id":"be731c13-9dcb-4457-a133-2bd56fafe735","action":"math.add","params":{"a":1,"b":2},"meta":{},"headers":{},` +
+		`"timeout":0,"level":1,"tracing":null,"parentID":null,"requestID":"be731c13-9dcb-4457-a133-2bd56fafe735","caller":null,"stream":false,"ver":"5","sender":"caller"}`)
+	if raceEnabled {
+		return
+	}
+	DecodeExact(Request, top) // interns the names
+	if n := testing.AllocsPerRun(100, func() { p, _, _ := DecodeExact(Request, top); Release(p) }); n > 2 {
+		t.Fatalf("DecodeExact and Release of a REQ: %v allocations, want at most 2 (id, meta)", n)
 	}
 }
