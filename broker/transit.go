@@ -46,18 +46,19 @@ func (b *Broker) sendErr(t packet.Type, target string, payload any) error {
 		return errNoTransporter
 	}
 	setHeader(payload, b.nodeID)
-	var body []byte
-	var err error
-	if _, reuse := tr.(transport.BodyCopier); reuse {
-		buf := getBuf()
-		body, err = packet.AppendMarshal(*buf, payload) // exactly json.Marshal's bytes, without reflection
-		defer putBuf(buf, body)
-	} else {
-		body, err = packet.Marshal(payload)
-	}
+	buf := getBuf()
+	body, err := packet.AppendMarshal(*buf, payload) // exactly json.Marshal's bytes, without reflection
+	defer putBuf(buf, body)
 	if err != nil {
 		b.log.Error("cannot serialize packet", "type", t, "err", err)
 		return err
+	}
+	if _, reuse := tr.(transport.BodyCopier); !reuse {
+		// The transporter keeps the body (the in-process network hands it to the
+		// receiver): a copy of its own, of its exact size. Marshal's buffer must fit any
+		// small call and is twice what a RES takes, which the collector would then scan
+		// and free on every packet.
+		body = append([]byte(nil), body...)
 	}
 	return b.sendBody(t, target, body)
 }
