@@ -393,3 +393,26 @@ func TestReleaseRecyclesZeroed(t *testing.T) {
 		t.Fatalf("DecodeExact and Release of a REQ: %v allocations, want at most 2 (id, meta)", n)
 	}
 }
+
+// Small integral numbers decode to shared interface values, equal to encoding/json's; -0,
+// fractions and larger numbers are boxed as before.
+func TestSmallNumbersShared(t *testing.T) {
+	for _, lit := range []string{"0", "7", "1023", "1024", "-0", "-3", "1.5", "7.0", "1e2", "12345678901234567890"} {
+		got, err := DecodeValue([]byte(lit))
+		var want any
+		if jerr := json.Unmarshal([]byte(lit), &want); err != nil || jerr != nil || got != want ||
+			math.Signbit(got.(float64)) != math.Signbit(want.(float64)) {
+			t.Fatalf("DecodeValue(%s) = %#v, %v; encoding/json gives %#v, %v", lit, got, err, want, jerr)
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	small, large := []byte("42"), []byte("4242")
+	if n := testing.AllocsPerRun(100, func() { _, _ = DecodeValue(small) }); n != 0 {
+		t.Fatalf("DecodeValue(42): %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = DecodeValue(large) }); n != 1 {
+		t.Fatalf("DecodeValue(4242): %v allocations, want 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package packet
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
@@ -266,10 +267,24 @@ func (d *decoder) value(depth int) (any, bool) {
 		return nil, d.lit("null")
 	case c == '-' || c >= '0' && c <= '9':
 		f, ok := d.float()
+		if ok && f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
+			return smallNumbers[int(f)], true
+		}
 		return f, ok
 	}
 	return nil, false
 }
+
+// smallNumbers holds the float64s 0 to 1023 already in interfaces. Boxing a float64 into an
+// `any` allocates (Go shares only its zero value), and small integers are most of the numbers
+// in a call's params and results: ids, quantities, counts, pages. An interface value is
+// immutable, so every decoded 7 may be the same one.
+var smallNumbers = func() (a [1024]any) {
+	for i := range a {
+		a[i] = float64(i)
+	}
+	return a
+}()
 
 // object decodes an object into a new map; a repeated key keeps the last value, as
 // encoding/json does.
