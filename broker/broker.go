@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/broker/journal"
@@ -37,10 +38,13 @@ type Broker struct {
 
 	// mu guards the registry, services and pending requests. It is never held across a
 	// runtime wait.
-	mu         sync.Mutex
-	reg        *registry
-	services   []*ServiceInstance
-	localNode  *Node
+	mu        sync.Mutex
+	reg       *registry
+	services  []*ServiceInstance
+	localNode *Node
+	// pendingMu guards pending and pendingSeq apart from mu: every remote call adds and
+	// drops an entry, and under mu those contended with endpoint selection on other calls.
+	pendingMu  sync.Mutex
 	pending    map[string]*pendingRequest
 	pendingSeq uint64
 	infoSeq    int
@@ -56,11 +60,14 @@ type Broker struct {
 	// context they see may stay referenced from (see recycle).
 	builtinLo, builtinHi int
 	// The broker-level fault-tolerance options, resolved over Moleculer's defaults.
-	retry      retry.Policy
-	cb         breakerConfig
-	bh         bulkheadConfig
-	breakers   *breakerStore
-	state      brokerState
+	retry    retry.Policy
+	cb       breakerConfig
+	bh       bulkheadConfig
+	breakers *breakerStore
+	state    brokerState
+	// live mirrors state (Starting or Started), written under mu with it: alive is asked on
+	// every packet and every answer sent, and reads it without taking mu.
+	live       atomic.Bool
 	timers     []rt.Timer
 	stopHooks  []func()
 	cacheStats cacheStats
@@ -195,7 +202,7 @@ func (b *Broker) Start() error {
 		b.mu.Unlock()
 		return fmt.Errorf("broker %s: Start called twice", b.nodeID)
 	}
-	b.state = stateStarting
+	b.setState(stateStarting)
 	services := append([]*ServiceInstance(nil), b.services...)
 	b.mu.Unlock()
 
@@ -218,7 +225,7 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.mu.Lock()
-	b.state = stateStarted
+	b.setState(stateStarted)
 	b.mu.Unlock()
 	if b.opts.Transporter != nil {
 		b.sendInfo("")
@@ -276,7 +283,7 @@ func (b *Broker) Stop() error {
 		b.mu.Unlock()
 		return nil
 	}
-	b.state = stateStopped
+	b.setState(stateStopped)
 	services := append([]*ServiceInstance(nil), b.services...)
 	b.mu.Unlock()
 
@@ -307,7 +314,7 @@ func (b *Broker) Crash() {
 		b.mu.Unlock()
 		return
 	}
-	b.state = stateCrashed
+	b.setState(stateCrashed)
 	b.mu.Unlock()
 	if t := b.opts.Transporter; t != nil {
 		_ = t.Disconnect()
@@ -353,10 +360,12 @@ func (b *Broker) addTimer(t rt.Timer) {
 }
 
 // alive reports whether the broker may still act (send, serve).
-func (b *Broker) alive() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state == stateStarted || b.state == stateStarting
+func (b *Broker) alive() bool { return b.live.Load() }
+
+// setState changes the broker's state; the caller holds b.mu.
+func (b *Broker) setState(s brokerState) {
+	b.state = s
+	b.live.Store(s == stateStarted || s == stateStarting)
 }
 
 // WaitForServices blocks until every named service is available somewhere in the cluster.

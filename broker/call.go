@@ -77,9 +77,9 @@ func (a *attempt) settle(res any, err error) bool {
 		a.b.breakers.record(a.breaker, err)
 	}
 	if pending {
-		a.b.mu.Lock()
+		a.b.pendingMu.Lock()
 		delete(a.b.pending, a.id)
-		a.b.mu.Unlock()
+		a.b.pendingMu.Unlock()
 	}
 	if done != nil {
 		done.Fire()

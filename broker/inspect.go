@@ -72,12 +72,12 @@ type InFlightRequest struct {
 
 // InFlight returns the pending requests of this node in the order they were sent.
 func (b *Broker) InFlight() []InFlightRequest {
-	b.mu.Lock()
+	b.pendingMu.Lock()
 	prs := make([]*pendingRequest, 0, len(b.pending))
 	for _, pr := range b.pending {
 		prs = append(prs, pr)
 	}
-	b.mu.Unlock()
+	b.pendingMu.Unlock()
 	sort.Slice(prs, func(i, j int) bool { return prs[i].seq < prs[j].seq })
 	out := make([]InFlightRequest, 0, len(prs))
 	for _, pr := range prs {

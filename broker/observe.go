@@ -85,8 +85,8 @@ func chain5[A, B, C, D, E any](f, g func(A, B, C, D, E)) func(A, B, C, D, E) {
 // PendingRequests returns how many requests this node has sent and not yet had answered
 // (Moleculer's transit.pendingRequests).
 func (b *Broker) PendingRequests() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.pendingMu.Lock()
+	defer b.pendingMu.Unlock()
 	return len(b.pending)
 }
 

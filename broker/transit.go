@@ -397,14 +397,14 @@ func (b *Broker) nodeGone(nodeID string, unexpected bool) {
 
 // rejectPending fails pending requests to nodeID ("" = all), in the order they were sent.
 func (b *Broker) rejectPending(nodeID string, errFor func(*pendingRequest) error) {
-	b.mu.Lock()
+	b.pendingMu.Lock()
 	var out []*pendingRequest
 	for _, pr := range b.pending {
 		if nodeID == "" || pr.nodeID == nodeID {
 			out = append(out, pr)
 		}
 	}
-	b.mu.Unlock()
+	b.pendingMu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	for _, pr := range out {
 		err := error(errs.BrokerDisconnected())
@@ -578,9 +578,9 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 }
 
 func (b *Broker) processResponse(p *packet.ResponsePayload) {
-	b.mu.Lock()
+	b.pendingMu.Lock()
 	pr := b.pending[p.ID]
-	b.mu.Unlock()
+	b.pendingMu.Unlock()
 	if pr == nil {
 		b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": p.ID, "from": p.Sender, "ok": p.Success})
 		return
@@ -643,7 +643,7 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if ctx.Caller != "" {
 		p.Caller = &ctx.Caller
 	}
-	b.mu.Lock()
+	b.pendingMu.Lock()
 	att.mu.Lock()
 	if !att.settled {
 		b.pendingSeq++
@@ -651,7 +651,7 @@ func (b *Broker) request(ctx *Context) (any, error) {
 		att.pending = true // settle drops the entry
 	}
 	att.mu.Unlock()
-	b.mu.Unlock()
+	b.pendingMu.Unlock()
 	if att.isSettled() {
 		releaseRequest(p, buf, params)
 		return att.result()
