@@ -76,9 +76,16 @@ func (ib *inbox) push(at time.Time, d Delivery, r Route) {
 
 // drain delivers due arrivals in order, outside the lock (delivery runs the receiver's
 // callback, which may send and so push to other inboxes, or to this one).
+//
+// Its one timer is re-armed only for an arrival with a time of its own: while traffic flows
+// the idle timer is left as it is, and when it fires, activity since it was armed buys another
+// period. So the goroutine exits one to two idle periods after the last delivery, and a busy
+// inbox makes no timer call per wake-up (a Reset takes the runtime's timer lock).
 func (ib *inbox) drain() {
-	timer := time.NewTimer(inboxIdle)
+	timer := time.NewTimer(ib.net.idle)
 	defer timer.Stop()
+	forArrival := false // the timer is armed for the first queued arrival, not for idleness
+	active := false     // something was delivered since the idle timer was armed
 	var due []arrival
 	for {
 		ib.mu.Lock()
@@ -96,9 +103,10 @@ func (ib *inbox) drain() {
 			}
 			due = append(due, ib.pop())
 		}
-		wait := inboxIdle
-		if len(ib.q) > 0 {
-			wait = ib.q[0].at.Sub(now)
+		var next time.Duration // until the first queued arrival, if any
+		waiting := len(ib.q) > 0
+		if waiting {
+			next = ib.q[0].at.Sub(now)
 		}
 		ib.mu.Unlock()
 		if len(due) > 0 {
@@ -107,12 +115,31 @@ func (ib *inbox) drain() {
 				due[i] = arrival{} // drop the body for the collector
 			}
 			due = due[:0]
+			active = true
 			continue
 		}
-		timer.Reset(wait)
+		switch {
+		case waiting:
+			timer.Reset(next)
+			forArrival = true
+		case forArrival:
+			timer.Reset(ib.net.idle)
+			forArrival, active = false, false
+		}
 		select {
 		case <-ib.wake:
 		case <-timer.C:
+			if forArrival {
+				forArrival = false // the arrival is due; the idle timer is armed again after it
+				timer.Reset(ib.net.idle)
+				active = true
+				continue
+			}
+			if active {
+				active = false
+				timer.Reset(ib.net.idle)
+				continue
+			}
 			ib.mu.Lock()
 			if len(ib.q) == 0 {
 				ib.running = false
@@ -120,6 +147,7 @@ func (ib *inbox) drain() {
 				return
 			}
 			ib.mu.Unlock()
+			timer.Reset(ib.net.idle)
 		}
 	}
 }

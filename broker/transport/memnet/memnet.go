@@ -40,15 +40,22 @@ type Interceptor func(d *Delivery) []Route
 type Network struct {
 	rt rt.Runtime
 
-	mu          sync.Mutex
+	// mu is read-locked on the way of every packet and write-locked to change the network:
+	// on the real runtime many goroutines send at once.
+	mu          sync.RWMutex
 	latency     time.Duration
 	jitter      time.Duration
 	interceptor Interceptor
 	nodes       map[string]*Transport
 	lastArrival map[link]time.Time
-	paused      map[string][]pendingSend // node -> traffic held while paused (both directions)
-	onDrop      func(d *Delivery, reason string)
-	inboxes     map[string]*inbox // receiver -> pending arrivals, on the real runtime only (see inbox.go)
+	// delayed records that some arrival was ever scheduled at a time of its own. Until then
+	// every arrival on the inboxes is due at once, every link's last arrival is the zero time
+	// and lastArrival need not be kept (see schedule).
+	delayed bool
+	paused  map[string][]pendingSend // node -> traffic held while paused (both directions)
+	onDrop  func(d *Delivery, reason string)
+	inboxes map[string]*inbox // receiver -> pending arrivals, on the real runtime only (see inbox.go)
+	idle    time.Duration     // how long an inbox goroutine outlives its traffic (inboxIdle; tests shorten it)
 	// sorted is the connected node IDs in order, rebuilt after a connect or disconnect
 	// (never modified in place: a broadcast iterates it outside the lock).
 	sorted []string
@@ -81,7 +88,7 @@ func New(r rt.Runtime, opts ...Option) *Network {
 		o(n)
 	}
 	if usesInboxes(r) {
-		n.inboxes = map[string]*inbox{}
+		n.inboxes, n.idle = map[string]*inbox{}, inboxIdle
 	}
 	return n
 }
@@ -177,8 +184,8 @@ func (n *Network) Resume(node string) {
 
 // Paused reports whether node is paused.
 func (n *Network) Paused(node string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	_, ok := n.paused[node]
 	return ok
 }
@@ -187,22 +194,26 @@ func (n *Network) Paused(node string) bool {
 func (n *Network) Transport() *Transport { return &Transport{net: n} }
 
 func (n *Network) send(m packet.Message) error {
-	n.mu.Lock()
+	n.mu.RLock()
 	from := n.nodes[m.Sender]
 	if from == nil {
-		n.mu.Unlock()
+		n.mu.RUnlock()
 		return errors.New("memnet: send from a node that is not connected")
 	}
 	var one [1]string
 	targets := one[:0]
 	if m.Target != "" {
 		targets = append(targets, m.Target)
-	} else {
+	} else if targets = n.sorted; targets == nil {
+		n.mu.RUnlock()
+		n.mu.Lock() // connected rebuilds the sorted list
 		targets = n.connected()
+		n.mu.Unlock()
+		n.mu.RLock()
 	}
 	icpt := n.interceptor
 	onDrop := n.onDrop
-	n.mu.Unlock()
+	n.mu.RUnlock()
 
 	// SentAt is for the fault seam and the drop callback. On the real runtime with neither
 	// installed nothing reads it, and a clock read is ~70 ns on a VM's clock: skip it.
@@ -235,6 +246,19 @@ func (n *Network) send(m packet.Message) error {
 
 // schedule queues one arrival, keeping links FIFO unless the route may overtake.
 func (n *Network) schedule(d Delivery, r Route) {
+	if n.inboxes != nil && r.Delay <= 0 {
+		// The real runtime's common case: nothing paused, nothing ever delayed, the
+		// receiver's inbox made. The arrival is due at once and its link has no later
+		// arrival to wait behind: no write to the network's state.
+		n.mu.RLock()
+		ib := n.inboxes[d.To]
+		fast := ib != nil && !n.delayed && len(n.paused) == 0
+		n.mu.RUnlock()
+		if fast {
+			ib.push(time.Time{}, d, r)
+			return
+		}
+	}
 	n.mu.Lock()
 	for _, node := range []string{d.From, d.To} {
 		if held, ok := n.paused[node]; ok {
@@ -249,6 +273,7 @@ func (n *Network) schedule(d Delivery, r Route) {
 	var at time.Time
 	if n.inboxes == nil || r.Delay > 0 {
 		at = n.rt.Now().Add(r.Delay)
+		n.delayed = true
 	}
 	l := link{d.From, d.To}
 	if !r.Unordered {
@@ -272,16 +297,22 @@ func (n *Network) schedule(d Delivery, r Route) {
 }
 
 func (n *Network) arrive(d Delivery, r Route) {
-	n.mu.Lock()
-	if _, ok := n.paused[d.To]; ok {
-		// Paused after the packet left: it waits at the receiver's door.
-		n.paused[d.To] = append(n.paused[d.To], pendingSend{d, Route{Unordered: r.Unordered}})
-		n.mu.Unlock()
-		return
-	}
+	n.mu.RLock()
+	_, paused := n.paused[d.To]
 	to := n.nodes[d.To]
 	onDrop := n.onDrop
-	n.mu.Unlock()
+	n.mu.RUnlock()
+	if paused {
+		n.mu.Lock()
+		if _, ok := n.paused[d.To]; ok {
+			// Paused after the packet left: it waits at the receiver's door.
+			n.paused[d.To] = append(n.paused[d.To], pendingSend{d, Route{Unordered: r.Unordered}})
+			n.mu.Unlock()
+			return
+		}
+		to = n.nodes[d.To] // resumed meanwhile
+		n.mu.Unlock()
+	}
 	if to == nil {
 		if onDrop != nil {
 			dropped := d // taking d's own address would move every delivery to the heap

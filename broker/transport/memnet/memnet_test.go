@@ -183,3 +183,77 @@ func TestInfoDecodedOncePerBody(t *testing.T) {
 		t.Fatalf("%d bodies kept, want 1", len(n.infos))
 	}
 }
+
+// Packets due at once take the real runtime's fast path, which keeps no per-link state; once
+// one packet is delayed, the packets after it on its link wait behind it.
+func TestRealRuntimeFastPathThenDelayStaysFIFO(t *testing.T) {
+	n := New(rt.NewReal())
+	const total = 300
+	c := &collector{done: make(chan struct{}), want: total}
+	connect(t, n, "b", c)
+	a := connect(t, n, "a", nil)
+	send := func(k int) {
+		if err := a.Send(packet.Message{Type: packet.Event, Target: "b", Body: []byte(strconv.Itoa(k))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := range 100 {
+		send(k)
+	}
+	n.SetInterceptor(func(*Delivery) []Route { return []Route{{Delay: 30 * time.Millisecond}} })
+	send(100)
+	n.SetInterceptor(nil)
+	for k := 101; k < total; k++ {
+		send(k)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("received %d of %d packets", len(c.got), c.want)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, g := range c.got {
+		if g != "a:"+strconv.Itoa(k) {
+			t.Fatalf("packet %d is %q (all: %v)", k, g, c.got)
+		}
+	}
+}
+
+// An inbox's goroutine exits once traffic stops, and a later packet starts a new one.
+func TestInboxGoroutineExitsWhenIdle(t *testing.T) {
+	n := New(rt.NewReal())
+	n.idle = 5 * time.Millisecond
+	c := &collector{done: make(chan struct{}), want: 2}
+	connect(t, n, "b", c)
+	a := connect(t, n, "a", nil)
+	running := func() bool {
+		n.mu.RLock()
+		ib := n.inboxes["b"]
+		n.mu.RUnlock()
+		ib.mu.Lock()
+		defer ib.mu.Unlock()
+		return ib.running
+	}
+	waitIdle := func() {
+		t.Helper()
+		for end := time.Now().Add(10 * time.Second); running(); time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatal("the inbox goroutine did not exit")
+			}
+		}
+	}
+	if err := a.Send(packet.Message{Type: packet.Event, Target: "b", Body: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle()
+	if err := a.Send(packet.Message{Type: packet.Event, Target: "b", Body: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("received %v", c.got)
+	}
+	waitIdle()
+}
