@@ -167,7 +167,7 @@ func (b *Broker) receive(m packet.Message) {
 	case *packet.InfoPayload:
 		b.processInfo(v)
 	case *packet.RequestPayload:
-		b.serveRequest(v) // releases v when its answer is sent
+		b.serveRequest(v, m.Detach) // releases v when its answer is sent
 	case *packet.ResponsePayload:
 		b.processResponse(v)
 		packet.Release(v)
@@ -458,8 +458,10 @@ func (b *Broker) processPong(p *packet.PongPayload) {
 	}
 }
 
-// serveRequest runs a request of another node and answers it.
-func (b *Broker) serveRequest(p *packet.RequestPayload) {
+// serveRequest runs a request of another node and answers it: on the delivering goroutine
+// when the transporter can hand delivery on (detach, see packet.Message.Detach), which saves
+// the hand-off of every request to a task, else in a task.
+func (b *Broker) serveRequest(p *packet.RequestPayload, detach func()) {
 	if b.journal != nil { // attribute maps cost allocations on every request: only build them when recorded
 		b.journal.Record(b.nodeID, journal.ReqReceived, map[string]any{"id": p.ID, "action": p.Action, "from": p.Sender, "level": p.Level, "timeout": msToDur(p.Timeout)})
 	}
@@ -515,13 +517,19 @@ func (b *Broker) serveRequest(p *packet.RequestPayload) {
 	if b.describe {
 		name = "serve " + p.Action + " for " + p.Sender
 	}
-	b.rt.Go(name, func() {
+	serve := func() {
 		res, err := ep.handler(ctx)
 		ctx.attempt.settle(res, err)
 		res, err = ctx.attempt.result()
 		b.respondCtx(p, ctx, res, err)
 		packet.Release(p) // the request's last user: ctx keeps only what p's fields referred to
-	})
+	}
+	if detach != nil {
+		detach()
+		serve()
+		return
+	}
+	b.rt.Go(name, serve)
 }
 
 func msToDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

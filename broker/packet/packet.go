@@ -53,6 +53,12 @@ type Message struct {
 	// Payload, when a transporter sets it, is Body already decoded by DecodeExact, so the
 	// broker does not parse the body a second time. Nil: the broker decodes Body.
 	Payload any
+	// Detach, when a transporter sets it, lets the receiver keep the delivering goroutine
+	// for work that may block (serving a request): it hands delivery of the packets after
+	// this one to another goroutine and returns, and the receiver may then do that work
+	// before its callback returns. Nil: the callback must not block; such work goes to a
+	// task of its own. Called at most once, and only on the delivering goroutine.
+	Detach func()
 }
 
 // Subject returns the transport subject of a packet, as Moleculer names them:

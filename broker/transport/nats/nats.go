@@ -231,34 +231,115 @@ func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 	}
 	t.nc, t.nodeID, t.subs, t.done = nc, nodeID, subs, make(chan struct{})
 	t.live.Store(nc)
-	go t.dispatch(ch, t.done, nodeID, recv, log)
+	(&delivery{t: t, ch: ch, done: t.done, nodeID: nodeID, recv: recv, log: log, promote: make(chan struct{})}).start()
 	return nil
 }
 
-// dispatch is the connection's one delivery goroutine.
-func (t *Transport) dispatch(ch <-chan *natsgo.Msg, done <-chan struct{}, nodeID string, recv func(packet.Message), log *slog.Logger) {
+// Delivery: one goroutine at a time (the leader) takes messages from the connection's
+// channel and hands them to the broker, so the broker sees them in the server's order. A
+// request is served on the goroutine that delivered it (packet.Message.Detach): before the
+// handler runs, the leader role passes to a parked follower, or to a new goroutine when none
+// is parked, and the old leader becomes a follower when its handler returns. Handing the
+// request to a task instead would put one more goroutine switch on every call's way; raw
+// nats.go answers a request in its subscription's callback. At most maxFollowers wait
+// parked, so a burst of slow requests leaves no crowd behind.
+
+// maxFollowers is how many delivery goroutines may wait parked for the leader role.
+const maxFollowers = 8
+
+// delivery is what a connection's delivery goroutines share.
+type delivery struct {
+	t       *Transport
+	ch      <-chan *natsgo.Msg
+	done    <-chan struct{}
+	nodeID  string
+	recv    func(packet.Message)
+	log     *slog.Logger
+	promote chan struct{} // unbuffered: a send succeeds only when a follower waits
+	parked  atomic.Int32  // followers waiting on promote
+}
+
+// deliverer is one delivery goroutine's own state.
+type deliverer struct {
+	*delivery
+	detachFn func() // d.detach, bound once per goroutine
+	// detached is set by detach on this goroutine and read by it after recv returns.
+	detached bool
+}
+
+func (del *delivery) start() {
+	d := &deliverer{delivery: del}
+	d.detachFn = d.detach
+	go d.run()
+}
+
+// run leads delivery, and after serving a request follows, until the transport closes or
+// there are enough followers.
+func (d *deliverer) run() {
+	for d.lead() && d.follow() {
+	}
+}
+
+// lead delivers messages until the transport closes (false) or a request detaches this
+// goroutine (true).
+func (d *deliverer) lead() bool {
+	t := d.t
 	for {
 		select {
-		case <-done:
-			return
-		case m := <-ch:
+		case <-d.done:
+			return false
+		case m := <-d.ch:
 			if t.closed.Load() {
-				return
+				return false
 			}
-			msg, err := t.parse(m.Subject, m.Data, nodeID)
+			msg, err := t.parse(m.Subject, m.Data, d.nodeID)
 			// nats.go gives each message its own copy of the payload: the broker may keep
 			// slices of it (json.RawMessage params), no copy here.
 			if err != nil {
 				t.dropped.Add(1)
-				log.Warn("nats: dropped malformed packet", "subject", m.Subject, "bytes", len(m.Data), "err", err)
+				d.log.Warn("nats: dropped malformed packet", "subject", m.Subject, "bytes", len(m.Data), "err", err)
 				continue
 			}
-			if msg.Sender == nodeID {
+			if msg.Sender == d.nodeID {
 				continue // our own broadcast (NoEcho makes this rare)
 			}
 			t.received.Add(1)
-			recv(msg)
+			if msg.Type == packet.Request {
+				msg.Detach = d.detachFn
+			}
+			d.recv(msg)
+			if d.detached {
+				d.detached = false
+				return true
+			}
 		}
+	}
+}
+
+// detach passes the leader role on (see packet.Message.Detach): to a parked follower, or to
+// a new goroutine.
+func (d *deliverer) detach() {
+	d.detached = true
+	select {
+	case d.promote <- struct{}{}:
+	default:
+		d.start()
+	}
+}
+
+// follow parks a goroutine that served a request until it leads again (true), or reports
+// false when it should exit: the transport closed, or maxFollowers already wait.
+func (d *deliverer) follow() bool {
+	if d.parked.Add(1) > maxFollowers {
+		d.parked.Add(-1)
+		return false
+	}
+	defer d.parked.Add(-1)
+	select {
+	case <-d.promote:
+		return true
+	case <-d.done:
+		return false
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/broker/packet"
@@ -14,7 +16,7 @@ import (
 )
 
 // Broadcasts and packets to the node arrive on two subscriptions; the broker still sees them
-// in the server's order, through the connection's one dispatch goroutine.
+// in the server's order, through the connection's one leading delivery goroutine.
 func TestArrivalOrderAcrossSubjects(t *testing.T) {
 	srv := startServer(t, -1, nil)
 	const n = 2000
@@ -51,6 +53,72 @@ func TestArrivalOrderAcrossSubjects(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, want, got)
 	require.Equal(t, fnats.Stats{Received: n}, tr.Stats())
+}
+
+// A request's receiver that calls Detach keeps the delivering goroutine while the packets
+// after it go on arriving, in order, on another; many requests blocked at once each hold a
+// goroutine of their own and all finish. Without Detach delivery waits for the callback.
+func TestDetachedRequestDoesNotHoldDelivery(t *testing.T) {
+	srv := startServer(t, -1, nil)
+	const blocked = 20 // more than the parked followers kept, so some goroutines exit after
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	var served sync.WaitGroup
+	served.Add(blocked)
+	heartbeats := make(chan struct{})
+	tr := fnats.New(fnats.Options{URL: url(srv)})
+	require.NoError(t, tr.Connect("b", func(m packet.Message) {
+		mu.Lock()
+		got = append(got, string(m.Type)+":"+string(m.Body))
+		n := len(got)
+		mu.Unlock()
+		switch m.Type {
+		case packet.Request:
+			if !assert.NotNil(t, m.Detach) {
+				return
+			}
+			m.Detach()
+			<-release // blocks this goroutine only
+			served.Done()
+		case packet.Heartbeat:
+			assert.Nil(t, m.Detach, "only a request may detach")
+			if n == 2*blocked {
+				close(heartbeats)
+			}
+		}
+	}))
+	defer tr.Disconnect()
+	raw, err := natsgo.Connect(url(srv))
+	require.NoError(t, err)
+	defer raw.Close()
+	var want []string
+	for i := range blocked {
+		req := `{"ver":"5","sender":"a","id":"r` + strconv.Itoa(i) + `"}`
+		hb := `{"ver":"5","sender":"a","cpu":` + strconv.Itoa(i) + `}`
+		require.NoError(t, raw.Publish(packet.Subject("", packet.Request, "b"), []byte(req)))
+		require.NoError(t, raw.Publish(packet.Subject("", packet.Heartbeat, ""), []byte(hb)))
+		want = append(want, string(packet.Request)+":"+req, string(packet.Heartbeat)+":"+hb)
+	}
+	require.NoError(t, raw.Flush())
+	select {
+	case <-heartbeats: // every packet delivered while all 20 requests still block
+	case <-time.After(10 * time.Second):
+		t.Fatal("delivery stalled behind a detached request")
+	}
+	mu.Lock()
+	require.Equal(t, want, got)
+	mu.Unlock()
+	close(release)
+	served.Wait()
+	// The goroutines that served go back to following (or exit); delivery goes on after them.
+	last := `{"ver":"5","sender":"a","cpu":-1}`
+	require.NoError(t, raw.Publish(packet.Subject("", packet.Heartbeat, ""), []byte(last)))
+	require.NoError(t, raw.Flush())
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 2*blocked+1 }, "a packet after the served requests")
+	mu.Lock()
+	require.Equal(t, string(packet.Heartbeat)+":"+last, got[2*blocked])
+	mu.Unlock()
 }
 
 // Send before Connect, and after Disconnect, fails with ErrNotConnected; Connect to a server
