@@ -29,7 +29,10 @@ type Broker struct {
 	// describe: the runtime uses task and signal names (rt.Describes); build them only then.
 	describe bool
 	// ordered: the runtime orders simultaneous timers (rt.Ordered); else one may serve two.
-	ordered  bool
+	ordered bool
+	// fairWake: the transporter wakes callers in batches (transport.BatchWaker); a woken
+	// caller yields once.
+	fairWake bool
 	journal  *journal.Journal
 	log      *slog.Logger
 	strategy Strategy
@@ -105,6 +108,7 @@ func New(opts Options) (*Broker, error) {
 		retry: brokerRetry(opts.Retry), cb: brokerBreaker(opts.CircuitBreaker), bh: brokerBulkhead(opts.Bulkhead),
 	}
 	b.describe, b.ordered = rt.Describes(b.rt), rt.Ordered(b.rt)
+	_, b.fairWake = opts.Transporter.(transport.BatchWaker)
 	b.reg = newRegistry(b)
 	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
 	b.reg.nodes[b.nodeID] = b.localNode

@@ -104,6 +104,12 @@ func (a *attempt) wait(what string) {
 	}
 	done := a.done
 	a.mu.Unlock()
+	if a.b.fairWake {
+		if f, ok := done.(rt.FairWaiter); ok {
+			f.WaitFair()
+			return
+		}
+	}
 	done.Wait()
 }
 

@@ -102,6 +102,15 @@ type Signal interface {
 	C() <-chan struct{}
 }
 
+// FairWaiter is implemented by the Real runtime's signals. WaitFair waits as Wait does, and
+// then yields once if it had to block, so that goroutines woken one after another by one
+// goroutine run in the order they were woken (see transport.BatchWaker); Wait does not, as a
+// yield costs a trip through the scheduler. The simulator runs one task at a time and does
+// not need it.
+type FairWaiter interface {
+	WaitFair()
+}
+
 // Rand is the subset of math/rand/v2's Rand that Faultline uses.
 type Rand interface {
 	Float64() float64

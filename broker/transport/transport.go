@@ -46,3 +46,16 @@ type ConnectionWatcher interface {
 type BodyCopier interface {
 	SendCopiesBody()
 }
+
+// BatchWaker is implemented by a transporter that, within the process, hands the responses
+// for many waiting callers to the broker one after another on one goroutine (the in-memory
+// network's inbox). Go runs the goroutine readied last first, on the waker's time slice, so
+// the caller answered last would call again and be answered again ahead of those answered
+// before it, which then wait a whole time slice (10 ms) and more. Over such a transporter a
+// caller woken by its answer yields once (rt.FairWaiter), which puts it behind the callers
+// already runnable. A transporter whose answers come from the network (NATS) leaves it out:
+// there the next call cannot overtake, and the yield would cost a trip through the
+// scheduler's global queue on every call.
+type BatchWaker interface {
+	WakesCallersInBatches()
+}

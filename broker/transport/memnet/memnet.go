@@ -346,6 +346,10 @@ type Transport struct {
 	recv   func(packet.Message)
 }
 
+// WakesCallersInBatches marks the transport as a transport.BatchWaker: a node's inbox
+// delivers the responses it holds back to back, on one goroutine.
+func (t *Transport) WakesCallersInBatches() {}
+
 // Connect joins the network as nodeID.
 func (t *Transport) Connect(nodeID string, recv func(packet.Message)) error {
 	t.net.mu.Lock()

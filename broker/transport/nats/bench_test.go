@@ -3,7 +3,9 @@ package nats_test
 import (
 	"encoding/json"
 	"math/bits"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,4 +191,74 @@ func TestLatencyBuckets(t *testing.T) {
 	if p50, p99 := l.quantile(0.5), l.quantile(0.99); p50 != 50.5 || p99 != 99.5 {
 		t.Fatalf("p50 %v p99 %v", p50, p99)
 	}
+}
+
+// BenchmarkNATSVsRaw100 is the pair above, interleaved: each iteration runs 100 callers
+// for a slice of wall time on the brokers, and a slice on raw nats.go, in ABBA order, so a
+// change in the machine's load (other processes, a noisy 2-core CI box) falls on both alike.
+// It reports both rates, their ratio and both p99s; ns/op is meaningless here. Use
+// -benchtime Nx for N slice pairs (e.g. -benchtime 10x: 10 × 2 × sliceOf).
+func BenchmarkNATSVsRaw100(b *testing.B) {
+	const callers, sliceOf = 100, 250 * time.Millisecond
+	caller := benchPair(b)
+	params := map[string]any{"a": 1.0, "b": 2.0}
+	ours := func() error { _, err := caller.Call("math.add", params); return err }
+	client, req := rawPair(b)
+	raw := func() error { _, err := client.Request("MOL.REQ.server", req, 5*time.Second); return err }
+
+	var oursLat, rawLat latencies
+	var oursN, rawN atomic.Int64
+	var oursT, rawT, oursCPU, rawCPU time.Duration
+	slice := func(op func() error, lat *latencies, n *atomic.Int64, cpu *time.Duration) time.Duration {
+		stop := time.Now().Add(sliceOf)
+		start, cpu0 := time.Now(), processCPU()
+		defer func() { *cpu += processCPU() - cpu0 }()
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					t0 := time.Now()
+					if err := op(); err != nil {
+						b.Error(err)
+						return
+					}
+					lat.record(time.Since(t0))
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			oursT += slice(ours, &oursLat, &oursN, &oursCPU)
+			rawT += slice(raw, &rawLat, &rawN, &rawCPU)
+		} else {
+			rawT += slice(raw, &rawLat, &rawN, &rawCPU)
+			oursT += slice(ours, &oursLat, &oursN, &oursCPU)
+		}
+		i++
+	}
+	oursRate, rawRate := float64(oursN.Load())/oursT.Seconds(), float64(rawN.Load())/rawT.Seconds()
+	b.ReportMetric(oursRate, "req/s")
+	b.ReportMetric(rawRate, "raw-req/s")
+	b.ReportMetric(oursRate/rawRate, "ratio")
+	b.ReportMetric(oursLat.quantile(0.99), "p99-µs")
+	b.ReportMetric(rawLat.quantile(0.99), "raw-p99-µs")
+	// CPU per call of the whole process (server, both clients, the brokers): what the
+	// brokers add to a request/reply, nearly independent of what else the machine runs.
+	oursPer, rawPer := oursCPU.Seconds()*1e6/float64(oursN.Load()), rawCPU.Seconds()*1e6/float64(rawN.Load())
+	b.ReportMetric(oursPer, "cpu-µs/call")
+	b.ReportMetric(rawPer, "raw-cpu-µs/call")
+}
+
+// processCPU is the user and system CPU time the process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
