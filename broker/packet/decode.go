@@ -20,15 +20,24 @@ type decoder struct {
 }
 
 func (d *decoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
+	// Locals, not d.i: the compiler keeps them in registers; a field of *d is loaded and
+	// stored on every byte (the scanning loops here are most of a packet's decoding).
+	b, i := d.b, d.i
+	for i < len(b) && isSpace[b[i]] {
+		i++
 	}
+	d.i = i
 }
+
+// isSpace marks JSON's white space; plainByte the bytes a string holds as they are
+// (printable ASCII but the quote and the backslash).
+var isSpace, plainByte = func() (space, plain [256]bool) {
+	space[' '], space['\t'], space['\n'], space['\r'] = true, true, true, true
+	for c := 0x20; c < 0x80; c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+	return
+}()
 
 // lit consumes the literal s (true, false, null).
 func (d *decoder) lit(s string) bool {
@@ -51,49 +60,58 @@ func (d *decoder) peek() byte {
 // skipString consumes a valid string and reports whether it had escapes or bytes that are
 // not printable ASCII.
 func (d *decoder) skipString() (plain, ok bool) {
-	if d.i >= len(d.b) || d.b[d.i] != '"' {
+	b, i := d.b, d.i
+	if i >= len(b) || b[i] != '"' {
 		return false, false
 	}
-	d.i++
+	i++
 	plain = true
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
+	for {
+		for i < len(b) && plainByte[b[i]] { // the common run: printable ASCII
+			i++
+		}
+		if i >= len(b) {
+			d.i = i
+			return false, false
+		}
+		switch c := b[i]; {
 		case c == '"':
-			d.i++
+			d.i = i + 1
 			return plain, true
 		case c < 0x20:
+			d.i = i
 			return false, false
 		case c == '\\':
 			plain = false
-			d.i++
-			if d.i >= len(d.b) {
+			i++
+			if i >= len(b) {
+				d.i = i
 				return false, false
 			}
-			switch d.b[d.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				d.i++
+				i++
 			case 'u':
-				if len(d.b)-d.i < 5 {
+				if len(b)-i < 5 {
+					d.i = i
 					return false, false
 				}
-				for _, h := range d.b[d.i+1 : d.i+5] {
+				for _, h := range b[i+1 : i+5] {
 					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						d.i = i
 						return false, false
 					}
 				}
-				d.i += 5
+				i += 5
 			default:
+				d.i = i
 				return false, false
 			}
-		default:
-			if c >= 0x80 {
-				plain = false
-			}
-			d.i++
+		default: // c >= 0x80: UTF-8, checked by str
+			plain = false
+			i++
 		}
 	}
-	return false, false
 }
 
 // str decodes a string. Plain ASCII and valid UTF-8 without escapes are copied; escapes and
@@ -126,44 +144,47 @@ func containsByte(b []byte, c byte) bool {
 
 // number consumes a number as JSON's grammar has it and returns its text.
 func (d *decoder) number() ([]byte, bool) {
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
+	b, i := d.b, d.i
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
 	}
 	switch {
-	case d.i < len(d.b) && d.b[d.i] == '0':
-		d.i++
-	case d.i < len(d.b) && d.b[d.i] >= '1' && d.b[d.i] <= '9':
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-		}
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digitsFrom(b, i)
 	default:
 		return nil, false
 	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		if !d.digits() {
+	if i < len(b) && b[i] == '.' {
+		j := digitsFrom(b, i+1)
+		if j == i+1 {
 			return nil, false
 		}
+		i = j
 	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
 		}
-		if !d.digits() {
+		j := digitsFrom(b, i)
+		if j == i {
 			return nil, false
 		}
+		i = j
 	}
-	return d.b[start:d.i], true
+	d.i = i
+	return b[start:i], true
 }
 
-func (d *decoder) digits() bool {
-	start := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
+// digitsFrom returns the index after the run of decimal digits starting at i.
+func digitsFrom(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
 	}
-	return d.i > start
+	return i
 }
 
 // float decodes a number into a float64 as encoding/json does for an interface value or a
