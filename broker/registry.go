@@ -71,8 +71,12 @@ func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
 // endpointList holds every endpoint of one action, in node ID order (or discovery order, with
 // Options.EndpointOrder = EndpointsByDiscovery).
 type endpointList struct {
-	action  string
-	slots   []endpointSlot
+	action string
+	slots  []endpointSlot
+	// pending holds, unordered, the slots of nodes added since the list was last read (sorted
+	// lists only; see settle): discovering N nodes inserted each into N lists of N (an O(N)
+	// shift each), the O(N³) of a large cluster's discovery.
+	pending []endpointSlot
 	counter int // round robin position
 }
 
@@ -135,17 +139,23 @@ func (r *registry) addEndpoint(ep *Endpoint) {
 	if ep.Local {
 		ep.id = ep.NodeID + ":" + ep.Action
 	} // a remote one's is built when the balancer first considers it (see Broker.endpointAvailable)
-	r.addSlot(ep.Action, endpointSlot{node: ep.node, ep: ep})
+	r.addSlot(r.listFor(ep.Action), endpointSlot{node: ep.node, ep: ep})
 }
 
-// addSlot puts a node's endpoint of an action in the action's list, replacing the node's
-// previous one.
-func (r *registry) addSlot(action string, slot endpointSlot) {
+// listFor returns the action's list, creating it.
+func (r *registry) listFor(action string) *endpointList {
 	l := r.actions[action]
 	if l == nil {
 		l = &endpointList{action: action}
 		r.actions[action] = l
 	}
+	return l
+}
+
+// addSlot puts a node's endpoint of an action in the action's list, replacing the node's
+// previous one.
+func (r *registry) addSlot(l *endpointList, slot endpointSlot) {
+	l.settle()
 	if i, found := l.find(slot.node.ID, r.sorted()); found {
 		l.slots[i] = slot
 		return
@@ -155,6 +165,39 @@ func (r *registry) addSlot(action string, slot endpointSlot) {
 		l.slots = slices.Insert(l.slots, i, slot)
 	} else {
 		l.slots = append(l.slots, slot)
+	}
+}
+
+// addNewSlot is addSlot for a node known not to be in the list: in a sorted list it waits,
+// unordered, until the list is next read (settle), which is what addSlot would have made of it.
+func (r *registry) addNewSlot(l *endpointList, slot endpointSlot) {
+	if !r.sorted() {
+		l.slots = append(l.slots, slot)
+		return
+	}
+	l.pending = append(l.pending, slot)
+}
+
+// settle merges the pending slots into the list in node ID order (node IDs are distinct: see
+// addNewSlot), from the back, in place. The pending slice is dropped, not kept for reuse: a
+// thousand-node cluster has ten thousand lists per node.
+func (l *endpointList) settle() {
+	if len(l.pending) == 0 {
+		return
+	}
+	add := l.pending
+	l.pending = nil
+	slices.SortFunc(add, func(a, b endpointSlot) int { return strings.Compare(a.node.ID, b.node.ID) })
+	i, j := len(l.slots)-1, len(add)-1
+	l.slots = slices.Grow(l.slots, len(add))[:len(l.slots)+len(add)]
+	for k := len(l.slots) - 1; j >= 0; k-- {
+		if i >= 0 && l.slots[i].node.ID > add[j].node.ID {
+			l.slots[k] = l.slots[i]
+			i--
+		} else {
+			l.slots[k] = add[j]
+			j--
+		}
 	}
 }
 
@@ -230,6 +273,7 @@ func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
 			if l == nil {
 				continue
 			}
+			l.settle()
 			if i, found := l.find(nodeID, r.sorted()); found {
 				l.slots = slices.Delete(l.slots, i, i+1)
 			}
@@ -256,9 +300,15 @@ func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
 // selectEndpoint): building them has no effect.
 func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
 	r.removeNode(n.ID, old)
-	for _, s := range n.Services {
+	for si, s := range n.Services {
 		for name := range s.Actions { // each goes to a list of its own: the order is moot
-			r.addSlot(name, endpointSlot{node: n})
+			// removeNode took the node out of its old services' lists and a node's slots come
+			// only from its INFO: it is in this list only if an earlier service listed the action.
+			if listedBefore(n.Services[:si], name) {
+				r.addSlot(r.listFor(name), endpointSlot{node: n})
+			} else {
+				r.addNewSlot(r.listFor(name), endpointSlot{node: n})
+			}
 		}
 		for _, name := range sortedKeys(s.Events) {
 			e := s.Events[name]
@@ -271,12 +321,27 @@ func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
 	}
 }
 
-// list returns the endpoints of an action, or nil.
-func (r *registry) list(action string) *endpointList {
-	if l := r.actions[action]; l != nil && len(l.slots) > 0 {
-		return l
+// listedBefore reports whether one of services has the action.
+func listedBefore(services []packet.ServiceInfo, action string) bool {
+	for _, s := range services {
+		if _, ok := s.Actions[action]; ok {
+			return true
+		}
 	}
-	return nil
+	return false
+}
+
+// list returns the endpoints of an action, in order, or nil.
+func (r *registry) list(action string) *endpointList {
+	l := r.actions[action]
+	if l == nil {
+		return nil
+	}
+	l.settle()
+	if len(l.slots) == 0 {
+		return nil
+	}
+	return l
 }
 
 // hasAction reports whether any node (available or not) serves the action.
