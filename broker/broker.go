@@ -421,12 +421,8 @@ func (b *Broker) missingServices(names []string) []string {
 // isRegistered reports whether a local service has been started and registered.
 func (b *Broker) isRegistered(si *ServiceInstance) bool {
 	for _, name := range sortedKeys(si.actions) {
-		for _, ep := range b.reg.endpoints(name) {
-			if ep.Local {
-				return true
-			}
-		}
-		return false
+		l := b.reg.list(name)
+		return l != nil && l.local() != nil
 	}
 	for _, e := range b.reg.localEvents {
 		if e.local.service == si {
@@ -479,8 +475,11 @@ func (b *Broker) Endpoints(action string) map[string]bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := map[string]bool{}
-	for _, ep := range b.reg.endpoints(action) {
-		out[ep.NodeID] = ep.available()
+	if l := b.reg.list(action); l != nil {
+		for _, slot := range l.slots {
+			// An endpoint not made yet has never been blocked.
+			out[slot.node.ID] = slot.node.Available && (slot.ep == nil || slot.ep.available())
+		}
 	}
 	return out
 }

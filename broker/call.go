@@ -292,13 +292,14 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 }
 
 func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
-	list := b.reg.actions[ctx.Action]
-	if list == nil || len(list.endpoints) == 0 {
+	list := b.reg.list(ctx.Action)
+	if list == nil {
 		return nil, errs.ServiceNotFound(ctx.Action, ctx.Options.NodeID)
 	}
 	if id := ctx.Options.NodeID; id != "" {
-		for _, ep := range list.endpoints {
-			if ep.NodeID == id {
+		for i, slot := range list.slots {
+			if slot.node.ID == id {
+				ep := list.endpoint(i)
 				if !b.endpointAvailable(ep) {
 					return nil, errs.ServiceNotAvailable(ctx.Action, id)
 				}
@@ -308,17 +309,20 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 		return nil, errs.ServiceNotFound(ctx.Action, id)
 	}
 	if *b.opts.PreferLocal {
-		for _, ep := range list.endpoints {
-			if ep.Local && b.endpointAvailable(ep) {
-				return ep, nil // before building the candidate list: no allocation
+		for _, slot := range list.slots {
+			if slot.node.Local && b.endpointAvailable(slot.ep) {
+				return slot.ep, nil // before building the candidate list: no allocation
 			}
 		}
 	}
 	// The candidate list lives in b.candidates, reused under b.mu: the built-in strategies
 	// do not keep it past Select.
 	candidates := b.candidates[:0]
-	for _, ep := range list.endpoints {
-		if b.endpointAvailable(ep) {
+	for i, slot := range list.slots {
+		if !slot.node.Available {
+			continue // endpointAvailable's first test, before the endpoint is made
+		}
+		if ep := list.endpoint(i); b.endpointAvailable(ep) {
 			candidates = append(candidates, ep)
 		}
 	}

@@ -71,9 +71,23 @@ func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
 // endpointList holds every endpoint of one action, in node ID order (or discovery order, with
 // Options.EndpointOrder = EndpointsByDiscovery).
 type endpointList struct {
-	action    string
-	endpoints []*Endpoint
-	counter   int // round robin position
+	action string
+	slots  []endpointSlot
+	// pending holds, unordered, the slots of nodes added since the list was last read (sorted
+	// lists only; see settle): discovering N nodes inserted each into N lists of N (an O(N)
+	// shift each), the O(N³) of a large cluster's discovery.
+	pending []endpointSlot
+	counter int // round robin position
+}
+
+// endpointSlot is one node's place in an action's list. A remote endpoint's Endpoint is made
+// when something needs it (see registry.endpoint): in a cluster of N nodes every node lists
+// the N-1 others' actions, ~10 each, and calls few of them, so an Endpoint per ordered pair
+// of nodes and action was most of a large cluster's memory. Its fields are all read from the
+// node's services as its INFO listed them, which the slot is replaced with when they change.
+type endpointSlot struct {
+	node *Node
+	ep   *Endpoint // nil until first needed (remote endpoints only)
 }
 
 // eventEndpoint is one event subscription (service and group) on one node.
@@ -125,20 +139,65 @@ func (r *registry) addEndpoint(ep *Endpoint) {
 	if ep.Local {
 		ep.id = ep.NodeID + ":" + ep.Action
 	} // a remote one's is built when the balancer first considers it (see Broker.endpointAvailable)
-	l := r.actions[ep.Action]
+	r.addSlot(r.listFor(ep.Action), endpointSlot{node: ep.node, ep: ep})
+}
+
+// listFor returns the action's list, creating it.
+func (r *registry) listFor(action string) *endpointList {
+	l := r.actions[action]
 	if l == nil {
-		l = &endpointList{action: ep.Action}
-		r.actions[ep.Action] = l
+		l = &endpointList{action: action}
+		r.actions[action] = l
 	}
-	if i, found := l.find(ep.NodeID, r.sorted()); found {
-		l.endpoints[i] = ep
+	return l
+}
+
+// addSlot puts a node's endpoint of an action in the action's list, replacing the node's
+// previous one.
+func (r *registry) addSlot(l *endpointList, slot endpointSlot) {
+	l.settle()
+	if i, found := l.find(slot.node.ID, r.sorted()); found {
+		l.slots[i] = slot
 		return
 	} else if r.sorted() {
 		// Sorted by node ID: the balancer's order does not depend on which node was discovered
 		// first (in a simulation, the seed), so "RoundRobin calls r1 first" holds for every seed.
-		l.endpoints = slices.Insert(l.endpoints, i, ep)
+		l.slots = slices.Insert(l.slots, i, slot)
 	} else {
-		l.endpoints = append(l.endpoints, ep)
+		l.slots = append(l.slots, slot)
+	}
+}
+
+// addNewSlot is addSlot for a node known not to be in the list: in a sorted list it waits,
+// unordered, until the list is next read (settle), which is what addSlot would have made of it.
+func (r *registry) addNewSlot(l *endpointList, slot endpointSlot) {
+	if !r.sorted() {
+		l.slots = append(l.slots, slot)
+		return
+	}
+	l.pending = append(l.pending, slot)
+}
+
+// settle merges the pending slots into the list in node ID order (node IDs are distinct: see
+// addNewSlot), from the back, in place. The pending slice is dropped, not kept for reuse: a
+// thousand-node cluster has ten thousand lists per node.
+func (l *endpointList) settle() {
+	if len(l.pending) == 0 {
+		return
+	}
+	add := l.pending
+	l.pending = nil
+	slices.SortFunc(add, func(a, b endpointSlot) int { return strings.Compare(a.node.ID, b.node.ID) })
+	i, j := len(l.slots)-1, len(add)-1
+	l.slots = slices.Grow(l.slots, len(add))[:len(l.slots)+len(add)]
+	for k := len(l.slots) - 1; j >= 0; k-- {
+		if i >= 0 && l.slots[i].node.ID > add[j].node.ID {
+			l.slots[k] = l.slots[i]
+			i--
+		} else {
+			l.slots[k] = add[j]
+			j--
+		}
 	}
 }
 
@@ -151,15 +210,55 @@ func (r *registry) sorted() bool { return r.b.opts.EndpointOrder != EndpointsByD
 // action instead of a walk over every endpoint of the cluster.
 func (l *endpointList) find(nodeID string, sorted bool) (int, bool) {
 	if sorted {
-		i := sort.Search(len(l.endpoints), func(i int) bool { return l.endpoints[i].NodeID >= nodeID })
-		return i, i < len(l.endpoints) && l.endpoints[i].NodeID == nodeID
+		i := sort.Search(len(l.slots), func(i int) bool { return l.slots[i].node.ID >= nodeID })
+		return i, i < len(l.slots) && l.slots[i].node.ID == nodeID
 	}
-	for i, ep := range l.endpoints {
-		if ep.NodeID == nodeID {
+	for i, slot := range l.slots {
+		if slot.node.ID == nodeID {
 			return i, true
 		}
 	}
-	return len(l.endpoints), false
+	return len(l.slots), false
+}
+
+// endpoint returns the list's i-th endpoint, making a remote one on first use (under b.mu).
+func (l *endpointList) endpoint(i int) *Endpoint {
+	slot := &l.slots[i]
+	if slot.ep == nil {
+		slot.ep = remoteEndpoint(slot.node, l.action)
+	}
+	return slot.ep
+}
+
+// remoteEndpoint is what registerRemote used to build for each action of a node's INFO: when
+// two of its services list the same action, the last one's (it replaced the first's).
+func remoteEndpoint(n *Node, action string) *Endpoint {
+	ep := &Endpoint{Action: action, NodeID: n.ID, node: n}
+	for i := len(n.Services) - 1; i >= 0; i-- {
+		s := &n.Services[i]
+		a, ok := s.Actions[action]
+		if !ok {
+			continue
+		}
+		ep.Service = s.FullName
+		if ms := a.Timeout; ms != nil {
+			d := time.Duration(*ms) * time.Millisecond
+			ep.Timeout = &d
+		}
+		break
+	}
+	return ep
+}
+
+// local returns the list's local endpoint, or nil.
+func (l *endpointList) local() *Endpoint {
+	var ep *Endpoint
+	for _, slot := range l.slots {
+		if slot.node.Local {
+			ep = slot.ep
+		}
+	}
+	return ep
 }
 
 // removeNode drops every endpoint and subscription of a remote node, registered from the
@@ -174,10 +273,11 @@ func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
 			if l == nil {
 				continue
 			}
+			l.settle()
 			if i, found := l.find(nodeID, r.sorted()); found {
-				l.endpoints = slices.Delete(l.endpoints, i, i+1)
+				l.slots = slices.Delete(l.slots, i, i+1)
 			}
-			if len(l.endpoints) == 0 {
+			if len(l.slots) == 0 {
 				delete(r.actions, name)
 			}
 		}
@@ -195,19 +295,20 @@ func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
 	r.events = kept
 }
 
-// registerRemote replaces a node's endpoints with those its INFO lists. Their handlers are
-// left to be built when first selected: the chains of every endpoint of every node, kept by
-// every node, were most of a large cluster's memory, and building a chain has no effect.
+// registerRemote replaces a node's endpoints with those its INFO lists. The endpoints
+// themselves, and their handlers, are made when first needed (endpointList.endpoint,
+// selectEndpoint): building them has no effect.
 func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
 	r.removeNode(n.ID, old)
-	for _, s := range n.Services {
-		for _, name := range sortedKeys(s.Actions) {
-			ep := &Endpoint{Action: name, NodeID: n.ID, Service: s.FullName, node: n}
-			if ms := s.Actions[name].Timeout; ms != nil {
-				d := time.Duration(*ms) * time.Millisecond
-				ep.Timeout = &d
+	for si, s := range n.Services {
+		for name := range s.Actions { // each goes to a list of its own: the order is moot
+			// removeNode took the node out of its old services' lists and a node's slots come
+			// only from its INFO: it is in this list only if an earlier service listed the action.
+			if listedBefore(n.Services[:si], name) {
+				r.addSlot(r.listFor(name), endpointSlot{node: n})
+			} else {
+				r.addNewSlot(r.listFor(name), endpointSlot{node: n})
 			}
-			r.addEndpoint(ep) // its middleware chain is built on its first call (selectEndpoint)
 		}
 		for _, name := range sortedKeys(s.Events) {
 			e := s.Events[name]
@@ -220,16 +321,31 @@ func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
 	}
 }
 
-// endpoints returns the endpoints of an action.
-func (r *registry) endpoints(action string) []*Endpoint {
-	if l := r.actions[action]; l != nil {
-		return l.endpoints
+// listedBefore reports whether one of services has the action.
+func listedBefore(services []packet.ServiceInfo, action string) bool {
+	for _, s := range services {
+		if _, ok := s.Actions[action]; ok {
+			return true
+		}
 	}
-	return nil
+	return false
+}
+
+// list returns the endpoints of an action, in order, or nil.
+func (r *registry) list(action string) *endpointList {
+	l := r.actions[action]
+	if l == nil {
+		return nil
+	}
+	l.settle()
+	if len(l.slots) == 0 {
+		return nil
+	}
+	return l
 }
 
 // hasAction reports whether any node (available or not) serves the action.
-func (r *registry) hasAction(action string) bool { return len(r.endpoints(action)) > 0 }
+func (r *registry) hasAction(action string) bool { return r.list(action) != nil }
 
 // matchEvent reports whether an event name matches a subscription pattern: '*' matches
 // within one dot-separated segment, '**' across segments, '?' one character.

@@ -499,10 +499,8 @@ func (b *Broker) serveRequest(p *packet.RequestPayload, detach func()) {
 	ctx.Options.Timeout = &ctx.timeout // inside ctx: no allocation of its own
 	b.mu.Lock()
 	var ep *Endpoint
-	for _, e := range b.reg.endpoints(p.Action) {
-		if e.Local {
-			ep = e
-		}
+	if l := b.reg.list(p.Action); l != nil {
+		ep = l.local()
 	}
 	b.mu.Unlock()
 	if ep == nil {

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/scenarios/report"
 	"github.com/faultline/faultline/scenarios/sweep"
 )
 
@@ -183,5 +182,5 @@ func runOne(n int, determinism bool) error {
 		wall = time.Since(start) // both runs
 	}
 	return json.NewEncoder(os.Stdout).Encode(result{N: n, Pass: res.Pass, Error: res.Error, Virtual: res.VirtualTime.String(),
-		WallSec: wall.Seconds(), Entries: len(res.Journal), Digest: report.Digest(res.JournalBytes()), Same: res.Deterministic})
+		WallSec: wall.Seconds(), Entries: len(res.Journal), Digest: res.JournalDigest(), Same: res.Deterministic})
 }

@@ -410,7 +410,7 @@ func (a *app) replayCommand() *cobra.Command {
 					fmt.Fprintf(a.stdout, "  DIFFERENT: the journal holds %d entries, its header says %d (truncated file?)\n", len(rec.Lines), m.Entries)
 				case idx < 0:
 					fmt.Fprintf(a.stdout, "  IDENTICAL: %d entries, byte for byte (sha256 %s); verdict %s as recorded\n",
-						len(res.Journal), report.Digest(res.JournalBytes())[:12], report.Verdict(res.Pass))
+						len(res.Journal), res.JournalDigest()[:12], report.Verdict(res.Pass))
 				default:
 					differ++
 					fmt.Fprintf(a.stdout, "  DIFFERENT: first differing entry is #%d (journal line %d)\n", idx+1, rec.Line+1+idx)

@@ -86,7 +86,7 @@ func WriteHTML(w io.Writer, runs []Run, o HTMLOptions) error {
 		}
 		h := htmlRun{ID: id, Name: res.Scenario, File: r.File, Verdict: VerdictOf(res), Pass: res.Pass, Seed: res.Seed,
 			Replay: r.Replay, Error: res.Error, Interrupted: res.Interrupted, Virtual: res.VirtualTime.String(), Wall: FormatWall(res.WallTime),
-			Ratio: ratio(res.VirtualTime, res.WallTime), Digest: Digest(res.JournalBytes())[:16], Entries: len(res.Journal)}
+			Ratio: ratio(res.VirtualTime, res.WallTime), Digest: res.JournalDigest()[:16], Entries: len(res.Journal)}
 		if r.Scenario != nil {
 			h.Description = r.Scenario.Description
 		}

@@ -72,10 +72,9 @@ func Digest(b []byte) string {
 
 // MetaOf describes a run for its journal header.
 func MetaOf(r Run) Meta {
-	jb := r.Result.JournalBytes()
 	return Meta{Format: JournalFormat, Scenario: r.Result.Scenario, File: r.File, Seed: r.Result.Seed,
 		SourceSHA256: Digest(r.Source), Source: string(r.Source),
-		Entries: len(r.Result.Journal), JournalSHA256: Digest(jb), Pass: r.Result.Pass, Interrupted: r.Result.Interrupted,
+		Entries: len(r.Result.Journal), JournalSHA256: r.Result.JournalDigest(), Pass: r.Result.Pass, Interrupted: r.Result.Interrupted,
 		Interventions: r.Result.Interventions}
 }
 

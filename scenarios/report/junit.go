@@ -101,7 +101,7 @@ func RecordOf(r Run, withSummary bool) Record {
 	res := r.Result
 	rec := Record{Scenario: res.Scenario, File: r.File, Seed: res.Seed, Pass: res.Pass, Error: res.Error,
 		Interrupted: res.Interrupted, Checks: res.Checks, VirtualTime: res.VirtualTime, WallTime: res.WallTime,
-		JournalEntries: len(res.Journal), JournalSHA256: Digest(res.JournalBytes()), Replay: r.Replay}
+		JournalEntries: len(res.Journal), JournalSHA256: res.JournalDigest(), Replay: r.Replay}
 	if withSummary {
 		var sum strings.Builder
 		WriteSummary(&sum, r, SummaryOptions{})

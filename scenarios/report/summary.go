@@ -109,7 +109,7 @@ func WriteSummary(w io.Writer, r Run, o SummaryOptions) {
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "  time: %s virtual in %s wall (%s) · journal: %d entries, sha256 %s\n",
-		res.VirtualTime, FormatWall(res.WallTime), ratio(res.VirtualTime, res.WallTime), len(res.Journal), Digest(res.JournalBytes())[:12])
+		res.VirtualTime, FormatWall(res.WallTime), ratio(res.VirtualTime, res.WallTime), len(res.Journal), res.JournalDigest()[:12])
 	if res.Deterministic != nil {
 		if *res.Deterministic {
 			fmt.Fprintln(w, "  determinism: a second run with the same seed gave a byte-identical journal")
