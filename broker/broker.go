@@ -25,7 +25,9 @@ import (
 type Broker struct {
 	opts   Options
 	nodeID string
-	rt     rt.Runtime
+	// nodeIDAttr is nodeID as a journal attribute, boxed once: every local call journals it.
+	nodeIDAttr any
+	rt         rt.Runtime
 	// describe: the runtime uses task and signal names (rt.Describes); build them only then.
 	describe bool
 	// ordered: the runtime orders simultaneous timers (rt.Ordered); else one may serve two.
@@ -109,6 +111,7 @@ func New(opts Options) (*Broker, error) {
 	}
 	b.describe, b.ordered = rt.Describes(b.rt), rt.Ordered(b.rt)
 	_, b.fairWake = opts.Transporter.(transport.BatchWaker)
+	b.nodeIDAttr = b.nodeID
 	b.reg = newRegistry(b)
 	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
 	b.reg.nodes[b.nodeID] = b.localNode

@@ -219,9 +219,15 @@ func (b *Broker) newContext(parent *Context, action string, params any, o CallOp
 // call.started / call.finished pair.
 func (b *Broker) callContext(ctx *Context) (any, error) {
 	var start time.Time
+	var id, action any    // boxed once for both entries
 	if b.journal != nil { // attribute maps cost allocations on every call: only build them when recorded
 		start = b.rt.Now()
-		b.journal.Record(b.nodeID, journal.CallStarted, map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "requestID": ctx.RequestID, "parent": ctx.ParentID})
+		id, action = ctx.ID, ctx.Action
+		requestID := any(ctx.RequestID)
+		if ctx.RequestID == ctx.ID { // a root call's
+			requestID = id
+		}
+		b.journal.Record(b.nodeID, journal.CallStarted, map[string]any{"id": id, "action": action, "level": ctx.Level, "requestID": requestID, "parent": ctx.ParentID})
 	}
 	res, err := b.dispatch(ctx)
 	fellBack := false
@@ -230,9 +236,9 @@ func (b *Broker) callContext(ctx *Context) (any, error) {
 		fellBack = true
 	}
 	if b.journal != nil {
-		attrs := map[string]any{"id": ctx.ID, "action": ctx.Action, "level": ctx.Level, "ok": err == nil, "duration": b.since(start), "retries": ctx.retries}
-		if ctx.Endpoint != nil {
-			attrs["target"] = ctx.Endpoint.NodeID
+		attrs := map[string]any{"id": id, "action": action, "level": ctx.Level, "ok": err == nil, "duration": b.since(start), "retries": ctx.retries}
+		if ep := ctx.Endpoint; ep != nil {
+			attrs["target"] = b.nodeAttr(ep.NodeID)
 		}
 		if fellBack {
 			attrs["fallback"] = true
@@ -415,7 +421,7 @@ func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 			ctx.exposed = true
 		}
 		if b.journal != nil {
-			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.name, "from": ctx.NodeIDOfCaller()})
+			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.nameAttr, "from": b.nodeAttr(ctx.NodeIDOfCaller())})
 		}
 		defer func() {
 			if r := recover(); r != nil {
@@ -425,6 +431,14 @@ func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 		}()
 		return def.def.Handler(ctx)
 	}
+}
+
+// nodeAttr is a node ID as a journal attribute, this node's boxed once.
+func (b *Broker) nodeAttr(id string) any {
+	if id == b.nodeID {
+		return b.nodeIDAttr
+	}
+	return id
 }
 
 // NodeIDOfCaller returns the node the call came from: the sender of a served request, this

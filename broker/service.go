@@ -101,6 +101,7 @@ type ServiceInstance struct {
 // actionDef is a compiled local action.
 type actionDef struct {
 	name      string // full action name, e.g. "v2.greeter.hello"
+	nameAttr  any    // name as a journal attribute, boxed once (action.run, on every run)
 	rawName   string
 	service   *ServiceInstance
 	def       Action
@@ -135,6 +136,7 @@ func (b *Broker) compileService(s *Service) (*ServiceInstance, error) {
 			return nil, fmt.Errorf("service %s: action %q has no handler", si.FullName, raw)
 		}
 		d := &actionDef{name: si.FullName + "." + raw, rawName: raw, service: si, def: a}
+		d.nameAttr = d.name
 		if a.Params != nil && !b.opts.DisableValidator {
 			v, err := validator.Compile(a.Params)
 			if err != nil {

@@ -44,10 +44,12 @@ func (e *PanicError) Error() string {
 // errKilled is the value a parked task unwinds with when the simulation is closed.
 var errKilled = errors.New("rt: simulation closed")
 
-// Sim is the deterministic simulated runtime. Exactly one task runs at a time: either a task
-// goroutine that holds the baton, or the scheduler itself while it runs timer callbacks.
-// Every hand-over goes through a channel, so Sim's fields need no lock: they are only ever
-// touched by whoever holds the baton.
+// Sim is the deterministic simulated runtime. Exactly one goroutine holds the baton at a time:
+// the one driving Run (or Drive, RunFor), or a worker goroutine running a task. Whoever holds
+// it when a step ends runs the scheduler itself (next) and hands the baton straight to the
+// next task's worker, or keeps it: a task picked again right after it parks resumes without a
+// goroutine switch, and timer callbacks run on whichever goroutine holds the baton. Every
+// hand-over between goroutines goes through a channel, so Sim's fields need no lock.
 type Sim struct {
 	seed      uint64
 	now       time.Time
@@ -67,10 +69,16 @@ type Sim struct {
 	foreground  int   // armed non-daemon timers
 
 	lastProgress time.Time
-	yield        chan struct{}
-	failure      error
-	closed       bool
-	steps        uint64
+	// driver is where the goroutine driving the loop waits while tasks hold the baton; the
+	// goroutine that ends the loop (stop holds, a failure, a deadlock) sends on it.
+	driver  chan struct{}
+	stop    func() bool // the running loop's stop condition
+	until   time.Time   // the running loop's time bound, zero for none
+	result  error       // the ended loop's result
+	idle    []*worker   // workers whose task ended, waiting for a new one
+	failure error
+	closed  bool
+	steps   uint64
 
 	// origin is what the step being run is attributed to (see Attribute); what it starts
 	// inherits it.
@@ -94,9 +102,17 @@ type task struct {
 	origin  *Origin
 	fn      func()
 	daemon  bool
-	wake    chan struct{}
+	w       *worker // the goroutine running the task, from its first step on
 	started bool
 	waiting string
+}
+
+// worker is a goroutine that runs tasks, one after another: a task's goroutine is reused for
+// the next new task once it ends, keeping its grown stack (a fresh goroutine's stack growth
+// and a goroutine start cost more than many a task's whole work).
+type worker struct {
+	wake chan struct{}
+	t    *task // the task it runs; nil when told to exit
 }
 
 // SimOption configures a Sim.
@@ -126,7 +142,7 @@ func NewSim(seed uint64, opts ...SimOption) *Sim {
 		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		idleLimit: DefaultIdleLimit,
 		live:      map[uint64]*task{},
-		yield:     make(chan struct{}),
+		driver:    make(chan struct{}),
 	}
 	s.lastProgress = s.now
 	for _, o := range opts {
@@ -296,59 +312,90 @@ func (s *Sim) RunFor(d time.Duration) error {
 	return err
 }
 
-// loop is the scheduler. It stops when stop() holds, when virtual time would pass until
-// (if set), on deadlock, or when a task panics.
+// loop drives the scheduler until stop() holds, virtual time would pass until (if set), a
+// deadlock, or a task's panic. The driving goroutine runs steps until it hands the baton to a
+// task; from then on the goroutines holding the baton run the scheduler (next) in turn, and
+// the one that ends the loop hands the baton back.
 func (s *Sim) loop(stop func() bool, until time.Time) error {
-	for !stop() {
-		if s.failure != nil {
-			return s.failure
-		}
-		if s.hook != nil && s.steps >= s.nextHook {
-			s.nextHook = s.steps + s.hookEvery
-			if err := s.hook(); err != nil {
-				return err
-			}
-		}
-		if len(s.urgent) > 0 {
-			t := s.urgent[0]
-			s.urgent = s.urgent[1:]
-			s.runTask(t)
-			continue
-		}
-		if n := len(s.runnable); n > 0 {
-			s.runOne(s.rng.IntN(n))
-			continue
-		}
-		bounded := !until.IsZero()
-		next := s.timers.top()
-		if next == nil {
-			if bounded {
-				return nil
-			}
-			return s.deadlock()
-		}
-		if bounded && next.when.After(until) {
-			return nil
-		}
-		// Only housekeeping timers are left and tasks wait: if that has gone on for longer
-		// than the idle limit, nothing those timers do is going to wake them.
-		if !bounded && s.foreground == 0 && s.hasWaiters() && next.when.Sub(s.lastProgress) > s.idleLimit {
-			return s.deadlock()
-		}
-		s.fireTimer()
+	s.stop, s.until = stop, until
+	if t := s.next(); t != nil {
+		s.handTo(nil, t)
+		<-s.driver
 	}
-	return s.failure
+	s.stop = nil
+	return s.result
 }
 
-func (s *Sim) runOne(i int) {
+// next runs the scheduler from the end of one step to the start of the next task step: it
+// fires the timers due before it and runs the step hook. It returns the task to run, already
+// holding the baton (s.current), or nil when the loop ends, with the loop's result in s.result.
+// It must be called with no task current.
+func (s *Sim) next() *task {
+	for {
+		if t, end := s.step(); end || t != nil {
+			return t
+		}
+	}
+}
+
+// step is one turn of the scheduler: it picks a task to run (returned), or fires one timer
+// (nil, false), or ends the loop (nil, true, with s.result set).
+func (s *Sim) step() (t *task, end bool) {
+	if s.stop() {
+		return nil, s.end(s.failure)
+	}
+	if s.failure != nil {
+		return nil, s.end(s.failure)
+	}
+	if s.hook != nil && s.steps >= s.nextHook {
+		s.nextHook = s.steps + s.hookEvery
+		if err := s.hook(); err != nil {
+			return nil, s.end(err)
+		}
+	}
+	if len(s.urgent) > 0 {
+		t := s.urgent[0]
+		s.urgent = s.urgent[1:]
+		return s.begin(t), false
+	}
+	if n := len(s.runnable); n > 0 {
+		return s.begin(s.takeRunnable(s.rng.IntN(n))), false
+	}
+	bounded := !s.until.IsZero()
+	next := s.timers.top()
+	if next == nil {
+		if bounded {
+			return nil, s.end(nil)
+		}
+		return nil, s.end(s.deadlock())
+	}
+	if bounded && next.when.After(s.until) {
+		return nil, s.end(nil)
+	}
+	// Only housekeeping timers are left and tasks wait: if that has gone on for longer
+	// than the idle limit, nothing those timers do is going to wake them.
+	if !bounded && s.foreground == 0 && s.hasWaiters() && next.when.Sub(s.lastProgress) > s.idleLimit {
+		return nil, s.end(s.deadlock())
+	}
+	s.fireTimer()
+	return nil, false
+}
+
+func (s *Sim) end(err error) bool {
+	s.result = err
+	return true
+}
+
+func (s *Sim) takeRunnable(i int) *task {
 	last := len(s.runnable) - 1
 	t := s.runnable[i]
 	s.runnable[i] = s.runnable[last]
 	s.runnable = s.runnable[:last]
-	s.runTask(t)
+	return t
 }
 
-func (s *Sim) runTask(t *task) {
+// begin starts t's step: from here until it parks or ends, t holds the baton.
+func (s *Sim) begin(t *task) *task {
 	if !t.daemon {
 		s.lastProgress = s.now
 	}
@@ -359,27 +406,97 @@ func (s *Sim) runTask(t *task) {
 		t.origin.Steps++
 	}
 	t.waiting = ""
-	if !t.started {
-		t.started = true
-		t.wake = make(chan struct{})
-		go s.taskMain(t)
-	} else {
-		t.wake <- struct{}{}
-	}
-	<-s.yield
+	return t
+}
+
+// finishStep ends the current task's step (it parked or ended): no task holds the baton.
+func (s *Sim) finishStep() {
 	s.current = nil
 	s.origin = nil
 }
 
-func (s *Sim) taskMain(t *task) {
+// handTo passes the baton from the calling goroutine (running from, nil for the driver or a
+// goroutine about to exit) to t, or to the driver when t is nil (the loop ended). A task that
+// has not started runs on an idle worker, else on a new goroutine. The caller then waits on
+// its own channel or exits; it must not touch the Sim any more.
+func (s *Sim) handTo(from *worker, t *task) {
+	switch {
+	case t == nil:
+		s.driver <- struct{}{}
+	case t.started:
+		t.w.wake <- struct{}{}
+	default:
+		t.started = true
+		if n := len(s.idle); n > 0 {
+			w := s.idle[n-1]
+			s.idle[n-1] = nil
+			s.idle = s.idle[:n-1]
+			w.t, t.w = t, w
+			w.wake <- struct{}{}
+			return
+		}
+		w := &worker{wake: make(chan struct{}), t: t}
+		t.w = w
+		go s.workerMain(w)
+	}
+}
+
+// workerMain runs w's tasks until the simulation closes. When a task ends, the worker runs
+// the scheduler: a next task that has not started yet runs right here; otherwise the worker
+// hands the baton on and waits, idle, for a task to be given to it.
+func (s *Sim) workerMain(w *worker) {
+	defer s.workerExit(w)
+	for {
+		t := w.t
+		s.runBody(t)
+		delete(s.live, t.id)
+		if s.closed {
+			w.t = nil
+			s.driver <- struct{}{} // Close waits for each parked task to unwind
+			return
+		}
+		s.finishStep()
+		next := s.next()
+		if next != nil && !next.started {
+			next.started = true
+			w.t, next.w = next, w
+			continue
+		}
+		w.t = nil
+		s.idle = append(s.idle, w)
+		s.handTo(w, next)
+		<-w.wake
+		if w.t == nil { // Close: exit
+			return
+		}
+	}
+}
+
+// workerExit ends a worker whose task ended by runtime.Goexit (a failed require in a task):
+// the deferred calls run, the goroutine ends, and the baton must still move on.
+func (s *Sim) workerExit(w *worker) {
+	t := w.t
+	if t == nil {
+		return
+	}
+	w.t = nil
+	delete(s.live, t.id)
+	if s.closed {
+		s.driver <- struct{}{}
+		return
+	}
+	s.finishStep()
+	s.handTo(nil, s.next())
+}
+
+// runBody runs a task's function, recording a panic as the run's failure.
+func (s *Sim) runBody(t *task) {
 	defer func() {
 		if r := recover(); r != nil && r != errKilled { //nolint:errorlint // sentinel identity
 			if s.failure == nil {
 				s.failure = &PanicError{Task: t.name, Value: r, Stack: string(debug.Stack())}
 			}
 		}
-		delete(s.live, t.id)
-		s.yield <- struct{}{}
 	}()
 	t.fn()
 }
@@ -449,8 +566,17 @@ func (s *Sim) park(what string) {
 		panic("rt: blocking call outside a simulated task (timer callbacks must not block)")
 	}
 	t.waiting = what
-	s.yield <- struct{}{}
-	<-t.wake
+	if s.closed { // unwinding at Close: give the baton back to Close and stay parked for good
+		s.driver <- struct{}{}
+		select {}
+	}
+	s.finishStep()
+	next := s.next()
+	if next == t {
+		return // picked again at once: no goroutine switch
+	}
+	s.handTo(t.w, next)
+	<-t.w.wake
 	if s.closed {
 		panic(errKilled)
 	}
@@ -476,10 +602,14 @@ func (s *Sim) Close() {
 			continue
 		}
 		s.current = t
-		t.wake <- struct{}{}
-		<-s.yield
+		t.w.wake <- struct{}{}
+		<-s.driver
 		s.current = nil
 	}
+	for _, w := range s.idle {
+		w.wake <- struct{}{} // w.t is nil: the worker exits
+	}
+	s.idle = nil
 	s.runnable = nil
 	s.urgent = nil
 	s.timers = nil

@@ -42,6 +42,9 @@ type Resources struct {
 	TokenTTL time.Duration
 	// BcryptCost is the password hashing cost (default bcrypt.DefaultCost).
 	BcryptCost int
+	// Passwords, when set, hashes and checks the user service's passwords instead of bcrypt
+	// at BcryptCost.
+	Passwords user.Passwords
 	// Stores hold the data (default: memory).
 	Stores *Stores
 	// Email and Notification shape the two messaging services' sends.
@@ -54,10 +57,15 @@ type Resources struct {
 }
 
 // SimResources returns resources for simulations and tests: memory storage and the
-// cheapest bcrypt cost, so registering and logging in cost next to nothing.
+// cheapest bcrypt cost, remembered across runs (simPasswords), so registering and logging in
+// cost next to nothing.
 func SimResources() *Resources {
-	return &Resources{BcryptCost: bcrypt.MinCost, Stores: MemoryStores()}
+	return &Resources{BcryptCost: bcrypt.MinCost, Passwords: simPasswords, Stores: MemoryStores()}
 }
+
+// simPasswords is shared by every SimResources of the process: a suite's scenarios register
+// and log in the same users, each run.
+var simPasswords = user.RememberingBcrypt(bcrypt.MinCost)
 
 func (r *Resources) secret() []byte {
 	if len(r.JWTSecret) == 0 {
@@ -242,7 +250,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		s, err := user.New(user.Config{Adapter: a, JWTSecret: r.secret(), TokenTTL: r.TokenTTL, BcryptCost: r.BcryptCost})
+		s, err := user.New(user.Config{Adapter: a, JWTSecret: r.secret(), TokenTTL: r.TokenTTL, BcryptCost: r.BcryptCost, Passwords: r.Passwords})
 		if err != nil {
 			return nil, err
 		}

@@ -61,6 +61,8 @@ type Config struct {
 	// BcryptCost is the password hashing cost (default bcrypt.DefaultCost; tests and
 	// simulations use bcrypt.MinCost).
 	BcryptCost int
+	// Passwords hashes and checks passwords (default: bcrypt at BcryptCost).
+	Passwords Passwords
 }
 
 // Service is the user service.
@@ -82,6 +84,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.Passwords == nil {
+		cfg.Passwords = bcryptPasswords{cost: cfg.BcryptCost}
 	}
 	return &Service{cfg: cfg, crud: crud.New(crud.Config{Name: Name, Adapter: cfg.Adapter, Fields: PublicFields})}, nil
 }
@@ -173,7 +178,7 @@ func (s *Service) Register(ctx context.Context, c svc.Caller, now time.Time, in 
 	if email == "" {
 		return nil, crud.Invalid("email", "The 'email' field must not be empty.", in.Email)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cfg.BcryptCost)
+	hash, err := s.cfg.Passwords.Hash([]byte(in.Password))
 	if err != nil {
 		return nil, crud.Invalid("password", "The password cannot be hashed: "+err.Error(), nil)
 	}
@@ -198,14 +203,14 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("faultline-no-such-user"),
 func (s *Service) Login(ctx context.Context, now time.Time, in LoginInput) (LoginResult, error) {
 	u, err := s.crud.FindOne(ctx, db.Query{"email": normEmail(in.Email)})
 	if errors.Is(err, crud.ErrEntityNotFound) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(in.Password))
+		_ = s.cfg.Passwords.Compare(dummyHash, []byte(in.Password))
 		return LoginResult{}, InvalidCredentials()
 	}
 	if err != nil {
 		return LoginResult{}, err
 	}
 	hash, _ := u["passwordHash"].(string)
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
+	if s.cfg.Passwords.Compare([]byte(hash), []byte(in.Password)) != nil {
 		return LoginResult{}, InvalidCredentials()
 	}
 	id, _ := u[db.IDField].(int64)
