@@ -414,12 +414,7 @@ func (b *Broker) wrapRemote(ep *Endpoint) Handler {
 func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 	def := ep.def
 	return func(ctx *Context) (res any, err error) {
-		if !ctx.exposed {
-			// The handler may keep ctx. Under a timeout this runs in a task of its own while
-			// the caller may already be in recycle; the timeout middleware set exposed before
-			// starting the task, so the task only reads it.
-			ctx.exposed = true
-		}
+		ctx.ran = true // its Meta may reach the caller inside the result (recycle)
 		if b.journal != nil {
 			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.nameAttr, "from": b.nodeAttr(ctx.NodeIDOfCaller())})
 		}

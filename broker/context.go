@@ -57,6 +57,9 @@ type Context struct {
 	sharedParams bool
 	// exposed: code outside the broker got the context (see recycle).
 	exposed bool
+	// ran: the handler ran with this context, so its Meta map may be inside the result
+	// (see recycle).
+	ran bool
 
 	broker    *Broker
 	startedAt time.Time
@@ -243,29 +246,44 @@ func (c *Context) Call(action string, params any, opts ...CallOption) (any, erro
 var ctxPool = sync.Pool{New: func() any { return new(Context) }}
 
 // recycle returns a finished call's context to ctxPool, with its Meta map emptied for the
-// next call, when nothing can still refer to it. The rule: a context (or its Meta) that
-// reached code outside the broker is never recycled, since that code may keep it after
-// the call — a handler that stores ctx, or starts a goroutine with it, must find it
-// intact. So a context is recycled only if the call ran on a local endpoint and none of
-// these happened (each sets exposed, or is checked here):
-//   - the handler ran (invokeLocal), or an action or call fallback function;
-//   - the chain holds a user middleware or observer, or a cache KeyFunc (Endpoint.exposes);
+// next call, when nothing can still refer to it. The rule, as gin's and fasthttp's for
+// their request contexts: a handler's context, and its Meta map, are the handler's until it
+// returns. A handler that keeps either past its return — stores it, or starts a goroutine
+// that uses it — calls ctx.Keep first (Keep). Strings and values taken from the context
+// (its ID, its action, a value read from Meta) are ordinary values and stay valid; Params
+// are never reused (they are the caller's map, or the validator's or the decoder's own).
+//
+// Past that, a context is recycled only when the broker knows that nothing else holds it:
+// the call ran on a local endpoint, no retry ran (a retry's context shares Meta), and none
+// of these happened (each sets exposed):
+//   - Keep, or an action or call fallback function got the context;
+//   - the chain holds a user middleware or observer, or a cache KeyFunc (Endpoint.exposes):
+//     code that never promised the handler's rule;
 //   - a timeout was armed (its timer and the handler's task may outlive the call);
-//   - a retry ran (the retry's context shares Meta);
 //   - the endpoint was remote (a request in flight refers to it until it settles).
 //
-// What is left is a call the broker answered alone: a cache hit, a validation error, a
-// full bulkhead queue; those are the calls whose cost is the broker's own. Strings taken
-// from a context (its ID, its action) are ordinary strings and stay valid.
+// Meta is reused only when the handler did not run: a handler may return its Meta map, or
+// put it inside its result (`return map[string]any{"meta": ctx.Meta}`), and the caller then
+// holds it. A handler's context gets a fresh Meta map on its next use.
 func recycle(ctx *Context) {
 	if ctx.exposed || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
 		return
 	}
 	meta := ctx.Meta
+	if ctx.ran {
+		meta = nil
+	}
 	clear(meta)
 	*ctx = Context{Meta: meta}
 	ctxPool.Put(ctx)
 }
+
+// Keep marks the context as kept past its handler's return: the broker will not reuse it,
+// or its Meta map, for a later call. A handler that stores ctx or ctx.Meta, or hands either
+// to a goroutine that may outlive the handler, calls Keep before it returns (see recycle).
+// A handler that only reads its context, calls, emits, or waits on ctx.Done during the call
+// needs nothing.
+func (c *Context) Keep() { c.exposed = true }
 
 // Emit emits an event as part of this context: delivered once per group.
 func (c *Context) Emit(event string, data any, opts ...EmitOption) error {

@@ -55,11 +55,14 @@ func requireIntact(t *testing.T, ks []kept) {
 	}
 }
 
-// A handler that keeps its context finds it intact after any number of later calls, cache
-// hits included (which the broker answers alone, and whose contexts it reuses).
+// A handler that keeps its context (ctx.Keep) finds it intact after any number of later
+// calls, cache hits included (which the broker answers alone, and whose contexts it reuses).
 func TestKeptHandlerContextIsNotRecycled(t *testing.T) {
 	var ks []kept
-	b := cachedProduct(t, broker.Options{}, broker.CacheOptions{Keys: []string{"id"}}, func(ctx *broker.Context) { ks = append(ks, keepCtx(ctx)) })
+	b := cachedProduct(t, broker.Options{}, broker.CacheOptions{Keys: []string{"id"}}, func(ctx *broker.Context) {
+		ctx.Keep()
+		ks = append(ks, keepCtx(ctx))
+	})
 	for i := range 3 {
 		_, err := b.Call("product.get", map[string]any{"id": float64(i)}, broker.WithMeta(map[string]any{"tenant": fmt.Sprint("t", i)}))
 		require.NoError(t, err)
@@ -108,5 +111,60 @@ func TestKeptKeyFuncMetaIsNotRecycled(t *testing.T) {
 	require.Len(t, metas, 100)
 	for i, m := range metas {
 		require.Equal(t, map[string]any{"tenant": fmt.Sprint("t", i)}, m)
+	}
+}
+
+// A handler that does not call Keep gives its context back when it returns: later calls
+// reuse it (this is what makes a local call cost no Context allocation). sync.Pool may drop
+// an entry at a collection (and, under -race, at random), so the test asks for reuse, not
+// for a count.
+func TestHandlerContextIsReusedWithoutKeep(t *testing.T) {
+	seen := map[*broker.Context]bool{}
+	reused := 0
+	b := broker.MustNew(broker.Options{Runtime: rt.NewReal()})
+	b.MustAddService(&broker.Service{Name: "math", Actions: map[string]broker.Action{
+		"add": {Params: map[string]any{"a": "number", "b": "number"}, Handler: func(ctx *broker.Context) (any, error) {
+			if seen[ctx] {
+				reused++
+			}
+			seen[ctx] = true
+			require.Empty(t, ctx.Meta, "a reused context starts with empty Meta")
+			ctx.Meta["scratch"] = true
+			return ctx.Params["a"].(float64) + ctx.Params["b"].(float64), nil
+		}},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	for range 200 {
+		res, err := b.Call("math.add", map[string]any{"a": 1.0, "b": 2.0})
+		require.NoError(t, err)
+		require.Equal(t, 3.0, res)
+	}
+	require.Positive(t, reused, "no context was reused in 200 calls")
+}
+
+// A handler that returns its own ctx.Meta, or puts it inside its result, hands that map to
+// its caller, which finds it intact after later calls: a handler's context never passes its
+// Meta on.
+func TestMetaReturnedAsResultIsNotReused(t *testing.T) {
+	b := broker.MustNew(broker.Options{Runtime: rt.NewReal()})
+	b.MustAddService(&broker.Service{Name: "echo", Actions: map[string]broker.Action{
+		"meta":   {Handler: func(ctx *broker.Context) (any, error) { return ctx.Meta, nil }},
+		"nested": {Handler: func(ctx *broker.Context) (any, error) { return map[string]any{"meta": ctx.Meta}, nil }},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	var got, nested []any
+	for i := range 100 {
+		res, err := b.Call("echo.meta", nil, broker.WithMeta(map[string]any{"n": i}))
+		require.NoError(t, err)
+		got = append(got, res)
+		res, err = b.Call("echo.nested", nil, broker.WithMeta(map[string]any{"n": i}))
+		require.NoError(t, err)
+		nested = append(nested, res)
+	}
+	for i := range got {
+		require.Equal(t, map[string]any{"n": i}, got[i])
+		require.Equal(t, map[string]any{"meta": map[string]any{"n": i}}, nested[i])
 	}
 }
