@@ -50,7 +50,7 @@ type Broker struct {
 	// pendingMu guards pending and pendingSeq apart from mu: every remote call adds and
 	// drops an entry, and under mu those contended with endpoint selection on other calls.
 	pendingMu  sync.Mutex
-	pending    map[string]*pendingRequest
+	pending    map[string]pendingRequest // by value: no allocation per request
 	pendingSeq uint64
 	infoSeq    int
 	// infoBody is the serialized INFO at infoBodySeq (see sendInfo).
@@ -106,7 +106,7 @@ func New(opts Options) (*Broker, error) {
 	}
 	b := &Broker{
 		opts: opts, nodeID: opts.NodeID, rt: opts.Runtime, journal: opts.Journal,
-		log: opts.Logger, strategy: strategy, pending: map[string]*pendingRequest{},
+		log: opts.Logger, strategy: strategy, pending: map[string]pendingRequest{},
 		retry: brokerRetry(opts.Retry), cb: brokerBreaker(opts.CircuitBreaker), bh: brokerBulkhead(opts.Bulkhead),
 	}
 	b.describe, b.ordered = rt.Describes(b.rt), rt.Ordered(b.rt)

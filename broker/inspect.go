@@ -75,7 +75,7 @@ func (b *Broker) InFlight() []InFlightRequest {
 	b.pendingMu.Lock()
 	prs := make([]*pendingRequest, 0, len(b.pending))
 	for _, pr := range b.pending {
-		prs = append(prs, pr)
+		prs = append(prs, &pr)
 	}
 	b.pendingMu.Unlock()
 	sort.Slice(prs, func(i, j int) bool { return prs[i].seq < prs[j].seq })

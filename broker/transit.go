@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -401,7 +402,7 @@ func (b *Broker) rejectPending(nodeID string, errFor func(*pendingRequest) error
 	var out []*pendingRequest
 	for _, pr := range b.pending {
 		if nodeID == "" || pr.nodeID == nodeID {
-			out = append(out, pr)
+			out = append(out, &pr)
 		}
 	}
 	b.pendingMu.Unlock()
@@ -515,19 +516,23 @@ func (b *Broker) serveRequest(p *packet.RequestPayload, detach func()) {
 	if b.describe {
 		name = "serve " + p.Action + " for " + p.Sender
 	}
-	serve := func() {
-		res, err := ep.handler(ctx)
-		ctx.attempt.settle(res, err)
-		res, err = ctx.attempt.result()
-		b.respondCtx(p, ctx, res, err)
-		packet.Release(p) // the request's last user: ctx keeps only what p's fields referred to
-	}
 	if detach != nil {
 		detach()
-		serve()
+		b.serve(p, ctx, ep)
 		return
 	}
-	b.rt.Go(name, serve)
+	// The closure only here: built before the branch, it was an allocation on every
+	// detached request too.
+	b.rt.Go(name, func() { b.serve(p, ctx, ep) })
+}
+
+// serve runs a served request's handler and answers it.
+func (b *Broker) serve(p *packet.RequestPayload, ctx *Context, ep *Endpoint) {
+	res, err := ep.handler(ctx)
+	ctx.attempt.settle(res, err)
+	res, err = ctx.attempt.result()
+	b.respondCtx(p, ctx, res, err)
+	packet.Release(p) // the request's last user: ctx keeps only what p's fields referred to
 }
 
 func msToDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
@@ -585,16 +590,19 @@ func (b *Broker) respondMeta(p *packet.RequestPayload, meta map[string]any, res 
 
 func (b *Broker) processResponse(p *packet.ResponsePayload) {
 	b.pendingMu.Lock()
-	pr := b.pending[p.ID]
+	pr, ok := b.pending[p.ID]
 	b.pendingMu.Unlock()
-	if pr == nil {
-		b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": p.ID, "from": p.Sender, "ok": p.Success})
+	if !ok {
+		// p.ID may be the packet body's bytes (packet.DecodeExact): the journal keeps a copy.
+		if b.journal != nil {
+			b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": strings.Clone(p.ID), "from": p.Sender, "ok": p.Success})
+		}
 		return
 	}
 	maps.Copy(pr.ctx.Meta, p.Meta)
 	var attrs map[string]any
 	if b.journal != nil {
-		attrs = map[string]any{"id": p.ID, "action": pr.action, "from": p.Sender, "ok": p.Success, "rtt": b.since(pr.sentAt)}
+		attrs = map[string]any{"id": pr.id, "action": pr.action, "from": p.Sender, "ok": p.Success, "rtt": b.since(pr.sentAt)}
 	}
 	if !p.Success {
 		e := p.Error
@@ -653,7 +661,7 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	att.mu.Lock()
 	if !att.settled {
 		b.pendingSeq++
-		b.pending[id] = &pendingRequest{seq: b.pendingSeq, id: id, action: ctx.Action, nodeID: ep.NodeID, ctx: ctx, att: att, sentAt: b.rt.Now()}
+		b.pending[id] = pendingRequest{seq: b.pendingSeq, id: id, action: ctx.Action, nodeID: ep.NodeID, ctx: ctx, att: att, sentAt: b.rt.Now()}
 		att.pending = true // settle drops the entry
 	}
 	att.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decoder reads JSON from b at i. Every method validates what it reads and reports false
@@ -491,6 +492,24 @@ func intern(b []byte) string {
 	return s
 }
 
+// aliasField is strField for a string the broker uses only while it handles the packet (a
+// response's id, looked up among the pending requests): with alias, a plain string is the
+// body's own bytes rather than a copy. The body is never changed (see decoder.alias), so
+// the string stays what it was; whoever keeps it past the packet must copy it.
+func (d *decoder) aliasField(dst *string) bool {
+	start := d.i
+	if plain, ok := d.skipString(); ok && plain && d.alias {
+		if raw := d.b[start+1 : d.i-1]; len(raw) > 0 {
+			*dst = unsafe.String(&raw[0], len(raw))
+		} else {
+			*dst = ""
+		}
+		return true
+	}
+	d.i = start
+	return d.strField(dst)
+}
+
 // stringPtr decodes a string or null into a *string field.
 func (d *decoder) stringPtr() (*string, bool) {
 	if d.peek() == 'n' {
@@ -654,7 +673,7 @@ func decodeResponse(p *ResponsePayload, body []byte, alias bool) bool {
 		ok := true
 		switch string(key) {
 		case "id":
-			return 1 << 0, d.strField(&p.ID)
+			return 1 << 0, d.aliasField(&p.ID)
 		case "meta":
 			p.Meta, ok = d.readOnlyMapField()
 			return 1 << 1, ok

@@ -152,7 +152,7 @@ type RequestPayload struct {
 
 // ResponsePayload is the answer to a request.
 type ResponsePayload struct {
-	ID      string          `json:"id"`
+	ID      string          `json:"id"`      // from DecodeExact: may be the body's bytes (copy it to keep it)
 	Meta    map[string]any  `json:"meta"`    // decoded: read only (an empty one is shared)
 	Headers map[string]any  `json:"headers"` // decoded: read only (an empty one is shared)
 	Success bool            `json:"success"`
