@@ -60,6 +60,9 @@ type Context struct {
 	// ran: the handler ran with this context, so its Meta map may be inside the result
 	// (see recycle).
 	ran bool
+	// escaped: the handler used the context as a context.Context (Done, Err or Deadline),
+	// so a library may still read it after the handler returns (see recycle).
+	escaped bool
 
 	broker    *Broker
 	startedAt time.Time
@@ -122,14 +125,39 @@ func (c *Context) callID() string {
 func (c *Context) RawParams() json.RawMessage { return c.rawParams }
 
 // Deadline implements context.Context.
-func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+func (c *Context) Deadline() (time.Time, bool) {
+	c.escape()
+	return c.deadline, !c.deadline.IsZero()
+}
 
 // Done implements context.Context: closed at the deadline. In a simulation, wait with
 // ctx.Sleep or ctx.WaitDone rather than blocking on the channel.
-func (c *Context) Done() <-chan struct{} { return c.doneSignal().C() }
+func (c *Context) Done() <-chan struct{} {
+	c.escape()
+	return c.doneSignal().C()
+}
 
 // Err implements context.Context.
 func (c *Context) Err() error {
+	c.escape()
+	return c.err()
+}
+
+// escape records that the context went to code that takes a context.Context. Such code may
+// read it after the handler returns without the handler knowing: database/sql's watcher of a
+// Rows reads ctx.Err after Rows.Close, on a goroutine of its own. Every such library asks
+// ctx.Done or ctx.Err on the handler's goroutine first (to learn whether the context can be
+// cancelled at all), so marking the context there, before the handler returns, keeps it
+// from reuse. The flag is written once: a later call from that watcher only reads it, so
+// it never races with recycle reading it.
+func (c *Context) escape() {
+	if !c.escaped {
+		c.escaped = true
+	}
+}
+
+// err is Err without marking the context escaped, for the broker's own waits.
+func (c *Context) err() error {
 	c.doneMu.Lock()
 	expired := c.expired
 	c.doneMu.Unlock()
@@ -196,14 +224,14 @@ func (c *Context) Sleep(d time.Duration) error {
 	c.doneSignal().OnFire(wake.Fire)
 	wake.Wait()
 	t.Stop()
-	return c.Err()
+	return c.err()
 }
 
 // WaitDone blocks until the context's deadline. A context without a deadline waits forever
 // (a hung handler, as a fault wants it).
 func (c *Context) WaitDone() error {
 	c.doneSignal().Wait()
-	return c.Err()
+	return c.err()
 }
 
 // Now returns the runtime's time.
@@ -262,11 +290,15 @@ var ctxPool = sync.Pool{New: func() any { return new(Context) }}
 //   - a timeout was armed (its timer and the handler's task may outlive the call);
 //   - the endpoint was remote (a request in flight refers to it until it settles).
 //
+// A handler that passed its context to code taking a context.Context (database/sql, an
+// HTTP client, context.WithTimeout) has it marked escaped (see escape), and it is not
+// reused either: that code need not call Keep.
+//
 // Meta is reused only when the handler did not run: a handler may return its Meta map, or
 // put it inside its result (`return map[string]any{"meta": ctx.Meta}`), and the caller then
 // holds it. A handler's context gets a fresh Meta map on its next use.
 func recycle(ctx *Context) {
-	if ctx.exposed || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
+	if ctx.exposed || ctx.escaped || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
 		return
 	}
 	meta := ctx.Meta

@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +169,41 @@ func TestMetaReturnedAsResultIsNotReused(t *testing.T) {
 		require.Equal(t, map[string]any{"n": i}, got[i])
 		require.Equal(t, map[string]any{"meta": map[string]any{"n": i}}, nested[i])
 	}
+}
+
+// A handler that hands its context to code taking a context.Context — here
+// context.WithTimeout, whose watcher goroutine reads the parent after the handler returned,
+// as database/sql's Rows watcher does — keeps it from reuse without calling Keep: the
+// library asked ctx.Done on the handler's goroutine, which marks the context. Under -race a
+// reuse would also show as a race between the watcher and the next call.
+func TestContextUsedAsContextContextIsNotReused(t *testing.T) {
+	seen := map[*broker.Context]bool{}
+	var watchers sync.WaitGroup
+	release := make(chan struct{})
+	b := broker.MustNew(broker.Options{Runtime: rt.NewReal()})
+	b.MustAddService(&broker.Service{Name: "db", Actions: map[string]broker.Action{
+		"find": {Handler: func(ctx *broker.Context) (any, error) {
+			require.False(t, seen[ctx], "a context handed to context.WithTimeout served a second call")
+			seen[ctx] = true
+			child, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			id := ctx.ID
+			watchers.Go(func() {
+				<-release // the handler has long returned
+				require.NoError(t, ctx.Err())
+				require.Equal(t, id, ctx.ID)
+			})
+			return child.Err() == nil, nil
+		}},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	for range 200 {
+		res, err := b.Call("db.find", nil)
+		require.NoError(t, err)
+		require.Equal(t, true, res)
+	}
+	close(release)
+	watchers.Wait()
+	require.Len(t, seen, 200)
 }
