@@ -42,8 +42,9 @@ type Broker struct {
 	candidates []*Endpoint
 
 	// mu guards the registry, services and pending requests. It is never held across a
-	// runtime wait.
-	mu        sync.Mutex
+	// runtime wait. Only a local call's endpoint lookup takes it shared (readyLocalEndpoint);
+	// everything else takes it exclusive.
+	mu        sync.RWMutex
 	reg       *registry
 	services  []*ServiceInstance
 	localNode *Node

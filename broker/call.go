@@ -285,6 +285,9 @@ func (b *Broker) dispatch(ctx *Context) (any, error) {
 // selectEndpoint applies the call's node pinning, availability (node alive, breaker not
 // open), preferLocal and the balancing strategy.
 func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
+	if ep := b.readyLocalEndpoint(ctx); ep != nil {
+		return ep, nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ep, err := b.pickEndpoint(ctx)
@@ -295,6 +298,37 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 		ep.handler = b.wrapRemote(ep)
 	}
 	return ep, err
+}
+
+// readyLocalEndpoint is selectEndpoint's path for the common call, under b.mu's read lock so
+// that concurrent local calls do not queue on one mutex (at 100 local callers the exclusive
+// lock here was ~79 % of the mutex profile): no node pinned, preferLocal on, and this node's
+// endpoint for the action ready and available. It answers exactly what pickEndpoint would,
+// or nil, and then the exclusive path decides: that path may write (it merges a list's
+// pending slots, names an endpoint for its breaker, builds a chain, moves the round robin).
+func (b *Broker) readyLocalEndpoint(ctx *Context) *Endpoint {
+	if ctx.Options.NodeID != "" || !*b.opts.PreferLocal {
+		return nil
+	}
+	b.mu.RLock()
+	var ready *Endpoint
+	if l := b.reg.actions[ctx.Action]; l != nil && len(l.pending) == 0 {
+		for _, slot := range l.slots {
+			if !slot.node.Local {
+				continue
+			}
+			// A node has one slot per action: this is the endpoint pickEndpoint's
+			// preferLocal scan would return, if it is available.
+			ep := slot.ep
+			if ep != nil && ep.handler != nil && ep.node.Available &&
+				(b.breakers == nil || ep.id != "" && b.breakers.allows(ep.id)) {
+				ready = ep
+			}
+			break
+		}
+	}
+	b.mu.RUnlock()
+	return ready
 }
 
 func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
@@ -414,7 +448,7 @@ func (b *Broker) wrapRemote(ep *Endpoint) Handler {
 func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 	def := ep.def
 	return func(ctx *Context) (res any, err error) {
-		ctx.ran = true // its Meta may reach the caller inside the result (recycle)
+		ctx.metaOut = true // its Meta may reach the caller inside the result (recycle)
 		if b.journal != nil {
 			b.journal.Record(b.nodeID, journal.ActionRun, map[string]any{"id": ctx.ID, "action": def.nameAttr, "from": b.nodeAttr(ctx.NodeIDOfCaller())})
 		}
@@ -423,9 +457,22 @@ func (b *Broker) invokeLocal(ep *Endpoint) Handler {
 				b.log.Error("handler panicked", "action", def.name, "panic", r)
 				res, err = nil, errs.New(fmt.Sprintf("panic in action '%s': %v", def.name, r), 500, "HANDLER_PANIC", nil)
 			}
+			if err == nil && holdsNoMap(res) {
+				ctx.metaOut = false // a number, a string: Meta stayed with the context
+			}
 		}()
 		return def.def.Handler(ctx)
 	}
+}
+
+// holdsNoMap reports whether a handler's result is a value that cannot contain a map (its
+// context's Meta among them): a scalar, or nothing.
+func holdsNoMap(v any) bool {
+	switch v.(type) {
+	case nil, bool, string, float64, float32, int, int64, int32, uint, uint64, uint32, json.Number:
+		return true
+	}
+	return false
 }
 
 // nodeAttr is a node ID as a journal attribute, this node's boxed once.

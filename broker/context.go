@@ -57,9 +57,9 @@ type Context struct {
 	sharedParams bool
 	// exposed: code outside the broker got the context (see recycle).
 	exposed bool
-	// ran: the handler ran with this context, so its Meta map may be inside the result
-	// (see recycle).
-	ran bool
+	// metaOut: the handler ran with this context and its result or error may hold its Meta
+	// map, so the caller may hold it (see recycle).
+	metaOut bool
 	// escaped: the handler used the context as a context.Context (Done, Err or Deadline),
 	// so a library may still read it after the handler returns (see recycle).
 	escaped bool
@@ -294,15 +294,16 @@ var ctxPool = sync.Pool{New: func() any { return new(Context) }}
 // HTTP client, context.WithTimeout) has it marked escaped (see escape), and it is not
 // reused either: that code need not call Keep.
 //
-// Meta is reused only when the handler did not run: a handler may return its Meta map, or
-// put it inside its result (`return map[string]any{"meta": ctx.Meta}`), and the caller then
-// holds it. A handler's context gets a fresh Meta map on its next use.
+// Meta is reused only when the handler did not run, or returned a scalar and no error: a
+// handler may return its Meta map, or put it inside its result or an error's data
+// (`return map[string]any{"meta": ctx.Meta}`), and the caller then holds it. Such a
+// context gets a fresh Meta map on its next use.
 func recycle(ctx *Context) {
 	if ctx.exposed || ctx.escaped || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
 		return
 	}
 	meta := ctx.Meta
-	if ctx.ran {
+	if ctx.metaOut {
 		meta = nil
 	}
 	clear(meta)

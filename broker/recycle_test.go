@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/broker"
 	"github.com/faultline/faultline/broker/cache"
+	"github.com/faultline/faultline/broker/errs"
 	"github.com/faultline/faultline/broker/rt"
 )
 
@@ -153,10 +154,12 @@ func TestMetaReturnedAsResultIsNotReused(t *testing.T) {
 	b.MustAddService(&broker.Service{Name: "echo", Actions: map[string]broker.Action{
 		"meta":   {Handler: func(ctx *broker.Context) (any, error) { return ctx.Meta, nil }},
 		"nested": {Handler: func(ctx *broker.Context) (any, error) { return map[string]any{"meta": ctx.Meta}, nil }},
+		"fail":   {Handler: func(ctx *broker.Context) (any, error) { return nil, errs.New("no", 500, "NO", ctx.Meta) }},
+		"scalar": {Handler: func(ctx *broker.Context) (any, error) { return len(ctx.Meta), nil }},
 	}})
 	require.NoError(t, b.Start())
 	t.Cleanup(func() { _ = b.Stop() })
-	var got, nested []any
+	var got, nested, failed []any
 	for i := range 100 {
 		res, err := b.Call("echo.meta", nil, broker.WithMeta(map[string]any{"n": i}))
 		require.NoError(t, err)
@@ -164,10 +167,17 @@ func TestMetaReturnedAsResultIsNotReused(t *testing.T) {
 		res, err = b.Call("echo.nested", nil, broker.WithMeta(map[string]any{"n": i}))
 		require.NoError(t, err)
 		nested = append(nested, res)
+		_, err = b.Call("echo.fail", nil, broker.WithMeta(map[string]any{"n": i}))
+		failed = append(failed, errs.From(err).Data)
+		// A scalar result cannot hold Meta: that context keeps its Meta map for reuse.
+		res, err = b.Call("echo.scalar", nil, broker.WithMeta(map[string]any{"n": i, "m": i}))
+		require.NoError(t, err)
+		require.Equal(t, 2, res)
 	}
 	for i := range got {
 		require.Equal(t, map[string]any{"n": i}, got[i])
 		require.Equal(t, map[string]any{"meta": map[string]any{"n": i}}, nested[i])
+		require.Equal(t, map[string]any{"n": i}, failed[i])
 	}
 }
 
