@@ -27,7 +27,7 @@ func (r *Real) Now() time.Time { return time.Now() }
 // Go runs fn on a goroutine: an idle worker's when one is waiting, else a new worker's. A
 // fresh goroutine starts on a small stack that a broker's handler chain grows at once
 // (copystack was ~18% of a call through the fault-tolerance stack); a worker keeps its
-// grown stack for the next task. Workers exit after workerIdle without work, so a burst
+// grown stack for the next task. Workers exit after 1–2 × workerIdle without work, so a burst
 // leaves no goroutines behind for long. Nothing observable depends on which goroutine runs
 // a task.
 func (r *Real) Go(_ string, fn func()) {
@@ -38,17 +38,27 @@ func (r *Real) Go(_ string, fn func()) {
 	}
 }
 
+// worker runs tasks until a whole workerIdle period passes without one: between one and
+// two periods after its last task it exits. Its timer fires once a period and is not reset
+// per task: re-arming a timer takes the runtime's timer lock, which every call through the
+// timeout middleware paid once more for its worker.
 func (r *Real) worker(fn func()) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
+	tick := time.NewTicker(workerIdle)
+	defer tick.Stop()
+	busy := true
 	for {
-		fn()
-		fn = nil // do not keep the finished task's closure alive while idle
-		idle.Reset(workerIdle)
+		if fn != nil {
+			fn()
+			fn = nil // do not keep the finished task's closure alive while idle
+			busy = true
+		}
 		select {
 		case fn = <-r.work:
-		case <-idle.C:
-			return
+		case <-tick.C:
+			if !busy {
+				return
+			}
+			busy = false
 		}
 	}
 }
