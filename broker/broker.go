@@ -35,9 +35,12 @@ type Broker struct {
 	// fairWake: the transporter wakes callers in batches (transport.BatchWaker); a woken
 	// caller yields once.
 	fairWake bool
-	journal  *journal.Journal
-	log      *slog.Logger
-	strategy Strategy
+	// timedWaiters counts callers waiting on a local call's handler task in the timeout
+	// middleware; with more than one, a woken caller yields (attempt.wait).
+	timedWaiters atomic.Int32
+	journal      *journal.Journal
+	log          *slog.Logger
+	strategy     Strategy
 	// candidates is selectEndpoint's scratch list, guarded by mu.
 	candidates []*Endpoint
 

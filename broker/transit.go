@@ -689,6 +689,6 @@ func (b *Broker) request(ctx *Context) (any, error) {
 	if b.describe {
 		what = "response to " + ctx.Action + " from " + ep.NodeID
 	}
-	att.wait(what)
+	att.wait(what, b.fairWake)
 	return att.result()
 }
