@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/broker/errs"
@@ -63,6 +64,10 @@ type Context struct {
 	// escaped: the handler used the context as a context.Context (Done, Err or Deadline),
 	// so a library may still read it after the handler returns (see recycle).
 	escaped bool
+	// holders counts who besides the caller still holds the context, less one once the
+	// caller is done with it: the timeout middleware's handler task and timer each hold it
+	// until they finish. Whoever takes it to -1 is the last, and recycles it (drop).
+	holders atomic.Int32
 
 	broker    *Broker
 	startedAt time.Time
@@ -287,7 +292,8 @@ var ctxPool = sync.Pool{New: func() any { return new(Context) }}
 //   - Keep, or an action or call fallback function got the context;
 //   - the chain holds a user middleware or observer, or a cache KeyFunc (Endpoint.exposes):
 //     code that never promised the handler's rule;
-//   - a timeout was armed (its timer and the handler's task may outlive the call);
+//   - a timeout was armed on the simulator, or for a remote endpoint (on the real runtime a
+//     local call's task and timer hold the context instead: holders);
 //   - the endpoint was remote (a request in flight refers to it until it settles).
 //
 // A handler that passed its context to code taking a context.Context (database/sql, an
@@ -298,7 +304,21 @@ var ctxPool = sync.Pool{New: func() any { return new(Context) }}
 // handler may return its Meta map, or put it inside its result or an error's data
 // (`return map[string]any{"meta": ctx.Meta}`), and the caller then holds it. Such a
 // context gets a fresh Meta map on its next use.
-func recycle(ctx *Context) {
+//
+// A local call through the timeout middleware is shared with its handler's task and its
+// deadline timer, either of which may finish after the caller (a timed-out handler runs on):
+// each holds the context (holders), and the last of the three recycles it.
+func recycle(ctx *Context) { ctx.drop() }
+
+// drop ends one holder's use of the context; the last one out recycles it.
+func (ctx *Context) drop() {
+	if ctx.holders.Add(-1) == -1 {
+		reuse(ctx)
+	}
+}
+
+// reuse puts a context no one holds any more back in the pool, if the rule above allows.
+func reuse(ctx *Context) {
 	if ctx.exposed || ctx.escaped || ctx.retries > 0 || ctx.Endpoint == nil || !ctx.Endpoint.Local {
 		return
 	}

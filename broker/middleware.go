@@ -110,7 +110,6 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			if t <= 0 {
 				return next(ctx)
 			}
-			ctx.exposed = true // the timer and the handler's task may outlive the call
 			att := ctx.attempt
 			att.timeout = t
 			if ctx.served {
@@ -127,7 +126,17 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			// it fires at the same instant, and not once the handler is done (the attempt
 			// is settled then, as ctx.release would have stopped its timer).
 			shared := ep.Local && !b.ordered
+			if shared {
+				// The handler's task and the timer hold the context until they finish,
+				// and the last of them and the caller recycles it (Context.drop).
+				ctx.holders.Add(2)
+			} else {
+				ctx.exposed = true // the timer and the handler's task may outlive the call
+			}
 			timer := b.rt.AfterFunc(deadline.Sub(b.rt.Now()), func() {
+				if shared {
+					defer ctx.drop()
+				}
 				if att.isSettled() {
 					return
 				}
@@ -151,6 +160,9 @@ func (b *Broker) timeoutMiddleware() Middleware {
 					if !att.settle(res, err) && b.journal != nil {
 						b.journal.Record(b.nodeID, journal.ResOrphan, map[string]any{"id": att.id, "action": ctx.Action, "late": b.since(deadline), "ok": err == nil, "local": true})
 					}
+					if shared {
+						ctx.drop()
+					}
 				})
 				// Fair only in a crowd: a caller alone gains nothing from the yield
 				// but a trip through the scheduler (~15 % of a call at one caller).
@@ -160,7 +172,9 @@ func (b *Broker) timeoutMiddleware() Middleware {
 			} else {
 				_, _ = next(ctx)
 			}
-			timer.Stop()
+			if timer.Stop() && shared {
+				ctx.drop() // the timer never ran: its hold ends here
+			}
 			return att.result()
 		}
 	}

@@ -217,3 +217,71 @@ func TestContextUsedAsContextContextIsNotReused(t *testing.T) {
 	watchers.Wait()
 	require.Len(t, seen, 200)
 }
+
+// A local call through the timeout middleware shares its context with the handler's task and
+// the deadline timer; with none of them keeping it, the context is reused once all three are
+// done, as an untimed call's is.
+func TestTimedHandlerContextIsReused(t *testing.T) {
+	seen := map[*broker.Context]bool{}
+	reused := 0
+	b := broker.MustNew(broker.Options{Runtime: rt.NewReal(), RequestTimeout: time.Hour})
+	b.MustAddService(&broker.Service{Name: "math", Actions: map[string]broker.Action{
+		"add": {Handler: func(ctx *broker.Context) (any, error) {
+			if seen[ctx] {
+				reused++
+			}
+			seen[ctx] = true
+			require.Empty(t, ctx.Meta, "a reused context starts with empty Meta")
+			ctx.Meta["scratch"] = true
+			return 3.0, nil
+		}},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	for range 200 {
+		res, err := b.Call("math.add", nil)
+		require.NoError(t, err)
+		require.Equal(t, 3.0, res)
+	}
+	require.Positive(t, reused, "no timed context was reused in 200 calls")
+}
+
+// A handler that runs past its caller's deadline still holds its context: later calls, which
+// the broker serves from the pool, never get it while the handler runs, and the handler finds
+// it as it was.
+func TestTimedOutHandlerKeepsItsContext(t *testing.T) {
+	release := make(chan struct{})
+	finished := make(chan [2]kept, 1) // what the handler saw before and after
+	var mu sync.Mutex
+	later := map[*broker.Context]bool{}
+	b := broker.MustNew(broker.Options{Runtime: rt.NewReal()})
+	b.MustAddService(&broker.Service{Name: "slow", Actions: map[string]broker.Action{
+		"hang": {Handler: func(ctx *broker.Context) (any, error) {
+			before := keepCtx(ctx)
+			<-release // until the caller has timed out and other calls have run
+			finished <- [2]kept{before, keepCtx(ctx)}
+			return nil, nil
+		}},
+		"quick": {Handler: func(ctx *broker.Context) (any, error) {
+			mu.Lock()
+			later[ctx] = true
+			mu.Unlock()
+			return 1.0, nil
+		}},
+	}})
+	require.NoError(t, b.Start())
+	t.Cleanup(func() { _ = b.Stop() })
+	_, err := b.Call("slow.hang", nil, broker.WithTimeout(time.Millisecond), broker.WithMeta(map[string]any{"tenant": "t1"}))
+	require.Equal(t, "RequestTimeoutError", errs.Name(err))
+	for range 200 {
+		_, err := b.Call("slow.quick", nil, broker.WithTimeout(time.Hour))
+		require.NoError(t, err)
+	}
+	close(release)
+	k := <-finished
+	mu.Lock()
+	defer mu.Unlock()
+	require.False(t, later[k[0].ctx], "a later call got the timed-out handler's context")
+	require.Equal(t, k[0], k[1], "the timed-out handler's context changed under it")
+	require.Equal(t, "t1", k[1].of)
+}
