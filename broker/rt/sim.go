@@ -626,8 +626,11 @@ type simSignal struct {
 	what    string
 	fired   bool
 	waiters []*task
-	onFire  []func()
-	ch      chan struct{}
+	// one is waiters' first backing array: most signals (a call's answer, a sleep) have one
+	// waiter, which then costs no allocation of its own.
+	one    [1]*task
+	onFire []func()
+	ch     chan struct{}
 }
 
 func (g *simSignal) Fire() {
@@ -636,7 +639,7 @@ func (g *simSignal) Fire() {
 	}
 	g.fired = true
 	g.sim.runnable = append(g.sim.runnable, g.waiters...)
-	g.waiters = nil
+	g.waiters, g.one[0] = nil, nil
 	if g.ch != nil {
 		close(g.ch)
 	}
@@ -656,6 +659,9 @@ func (g *simSignal) Wait() {
 	t := g.sim.current
 	if t == nil {
 		panic("rt: Signal.Wait outside a simulated task")
+	}
+	if g.waiters == nil {
+		g.waiters = g.one[:0]
 	}
 	g.waiters = append(g.waiters, t)
 	g.sim.park(g.what)
