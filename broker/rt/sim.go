@@ -3,6 +3,7 @@ package rt
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	goruntime "runtime"
 	"runtime/debug"
@@ -45,11 +46,16 @@ func (e *PanicError) Error() string {
 var errKilled = errors.New("rt: simulation closed")
 
 // Sim is the deterministic simulated runtime. Exactly one goroutine holds the baton at a time:
-// the one driving Run (or Drive, RunFor), or a worker goroutine running a task. Whoever holds
-// it when a step ends runs the scheduler itself (next) and hands the baton straight to the
-// next task's worker, or keeps it: a task picked again right after it parks resumes without a
-// goroutine switch, and timer callbacks run on whichever goroutine holds the baton. Every
-// hand-over between goroutines goes through a channel, so Sim's fields need no lock.
+// the one driving Run (or Drive, RunFor), or a worker running a task. Whoever holds it when a
+// step ends runs the scheduler itself (next) and keeps the baton when it can: a task picked
+// again right after it parks resumes without a switch, a task that ends runs the next new
+// task on its own worker, and timer callbacks run on whichever goroutine holds the baton.
+// Otherwise the worker switches back to the driving goroutine, naming the task to resume.
+// Workers are coroutines (iter.Pull) of the driving goroutine: a switch is a direct
+// goroutine switch on the same thread, not a channel hand-off through the Go scheduler,
+// which with two or more Ps woke an idle P on every hand-off (a run's wall time was ~1.5×
+// its CPU time). A coroutine switch orders memory as a channel does, so Sim's fields need
+// no lock.
 type Sim struct {
 	seed      uint64
 	now       time.Time
@@ -69,16 +75,13 @@ type Sim struct {
 	foreground  int   // armed non-daemon timers
 
 	lastProgress time.Time
-	// driver is where the goroutine driving the loop waits while tasks hold the baton; the
-	// goroutine that ends the loop (stop holds, a failure, a deadlock) sends on it.
-	driver  chan struct{}
-	stop    func() bool // the running loop's stop condition
-	until   time.Time   // the running loop's time bound, zero for none
-	result  error       // the ended loop's result
-	idle    []*worker   // workers whose task ended, waiting for a new one
-	failure error
-	closed  bool
-	steps   uint64
+	stop         func() bool // the running loop's stop condition
+	until        time.Time   // the running loop's time bound, zero for none
+	result       error       // the ended loop's result
+	idle         []*worker   // workers whose task ended, waiting for a new one
+	failure      error
+	closed       bool
+	steps        uint64
 
 	// origin is what the step being run is attributed to (see Attribute); what it starts
 	// inherits it.
@@ -107,12 +110,17 @@ type task struct {
 	waiting string
 }
 
-// worker is a goroutine that runs tasks, one after another: a task's goroutine is reused for
-// the next new task once it ends, keeping its grown stack (a fresh goroutine's stack growth
-// and a goroutine start cost more than many a task's whole work).
+// worker is a coroutine of the driving goroutine that runs tasks, one after another: a task's
+// goroutine is reused for the next new task once it ends, keeping its grown stack (a fresh
+// goroutine's stack growth and a goroutine start cost more than many a task's whole work).
 type worker struct {
-	wake chan struct{}
-	t    *task // the task it runs; nil when told to exit
+	// resume switches to the worker until it parks, idles or exits; it returns the task to
+	// run next (nil: the loop ended, or the worker was resumed by Close).
+	resume func() (*task, bool)
+	// yield, called on the worker, switches back to whoever called resume, passing it the
+	// task to run next.
+	yield func(*task) bool
+	t     *task // the task it runs; nil when told to exit
 }
 
 // SimOption configures a Sim.
@@ -142,7 +150,6 @@ func NewSim(seed uint64, opts ...SimOption) *Sim {
 		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		idleLimit: DefaultIdleLimit,
 		live:      map[uint64]*task{},
-		driver:    make(chan struct{}),
 	}
 	s.lastProgress = s.now
 	for _, o := range opts {
@@ -313,14 +320,13 @@ func (s *Sim) RunFor(d time.Duration) error {
 }
 
 // loop drives the scheduler until stop() holds, virtual time would pass until (if set), a
-// deadlock, or a task's panic. The driving goroutine runs steps until it hands the baton to a
-// task; from then on the goroutines holding the baton run the scheduler (next) in turn, and
-// the one that ends the loop hands the baton back.
+// deadlock, or a task's panic. The driving goroutine runs steps until it has a task to run,
+// and resumes that task's worker; the worker runs the scheduler itself when its step ends
+// and switches back only to have another task resumed, or when the loop ends.
 func (s *Sim) loop(stop func() bool, until time.Time) error {
 	s.stop, s.until = stop, until
-	if t := s.next(); t != nil {
-		s.handTo(nil, t)
-		<-s.driver
+	for t := s.next(); t != nil; {
+		t = s.resume(t)
 	}
 	s.stop = nil
 	return s.result
@@ -415,65 +421,65 @@ func (s *Sim) finishStep() {
 	s.origin = nil
 }
 
-// handTo passes the baton from the calling goroutine (running from, nil for the driver or a
-// goroutine about to exit) to t, or to the driver when t is nil (the loop ended). A task that
-// has not started runs on an idle worker, else on a new goroutine. The caller then waits on
-// its own channel or exits; it must not touch the Sim any more.
-func (s *Sim) handTo(from *worker, t *task) {
-	switch {
-	case t == nil:
-		s.driver <- struct{}{}
-	case t.started:
-		t.w.wake <- struct{}{}
-	default:
+// resume runs t, which holds the baton, on its worker (an idle one or a new one for a task
+// that has not started), from the driving goroutine, until a task not on that worker is to
+// run next: it returns that task, or nil when the loop ended.
+func (s *Sim) resume(t *task) *task {
+	if !t.started {
 		t.started = true
+		var w *worker
 		if n := len(s.idle); n > 0 {
-			w := s.idle[n-1]
+			w = s.idle[n-1]
 			s.idle[n-1] = nil
 			s.idle = s.idle[:n-1]
-			w.t, t.w = t, w
-			w.wake <- struct{}{}
-			return
+		} else {
+			w = s.newWorker()
 		}
-		w := &worker{wake: make(chan struct{}), t: t}
-		t.w = w
-		go s.workerMain(w)
+		w.t, t.w = t, w
 	}
+	next, _ := t.w.resume()
+	return next
 }
 
-// workerMain runs w's tasks until the simulation closes. When a task ends, the worker runs
-// the scheduler: a next task that has not started yet runs right here; otherwise the worker
-// hands the baton on and waits, idle, for a task to be given to it.
-func (s *Sim) workerMain(w *worker) {
-	defer s.workerExit(w)
-	for {
-		t := w.t
-		s.runBody(t)
-		delete(s.live, t.id)
-		if s.closed {
+// newWorker makes a worker whose coroutine runs tasks until the simulation closes. When a
+// task ends, the worker runs the scheduler: a next task that has not started yet runs right
+// here; otherwise the worker idles and switches back, naming the next task.
+func (s *Sim) newWorker() *worker {
+	w := &worker{}
+	w.resume, _ = iter.Pull(func(yield func(*task) bool) {
+		w.yield = yield
+		defer s.workerExit(w)
+		for {
+			t := w.t
+			s.runBody(t)
+			delete(s.live, t.id)
+			if s.closed { // Close resumed the task to unwind it: back to Close, and exit
+				w.t = nil
+				return
+			}
+			s.finishStep()
+			next := s.next()
+			if next != nil && !next.started {
+				next.started = true
+				w.t, next.w = next, w
+				continue
+			}
 			w.t = nil
-			s.driver <- struct{}{} // Close waits for each parked task to unwind
-			return
+			s.idle = append(s.idle, w)
+			yield(next)
+			if w.t == nil { // Close: exit
+				return
+			}
 		}
-		s.finishStep()
-		next := s.next()
-		if next != nil && !next.started {
-			next.started = true
-			w.t, next.w = next, w
-			continue
-		}
-		w.t = nil
-		s.idle = append(s.idle, w)
-		s.handTo(w, next)
-		<-w.wake
-		if w.t == nil { // Close: exit
-			return
-		}
-	}
+	})
+	return w
 }
 
 // workerExit ends a worker whose task ended by runtime.Goexit (a failed require in a task):
-// the deferred calls run, the goroutine ends, and the baton must still move on.
+// the deferred calls run, and the baton must still move on. It switches back from inside the
+// Goexit, never to be resumed: were the coroutine's function to return by Goexit, iter.Pull
+// would end the resuming goroutine (the test's) with Goexit too. The worker's goroutine stays
+// parked for good, as a parked task's does when its simulation is dropped without Close.
 func (s *Sim) workerExit(w *worker) {
 	t := w.t
 	if t == nil {
@@ -482,11 +488,12 @@ func (s *Sim) workerExit(w *worker) {
 	w.t = nil
 	delete(s.live, t.id)
 	if s.closed {
-		s.driver <- struct{}{}
-		return
+		w.yield(nil)
+		select {}
 	}
 	s.finishStep()
-	s.handTo(nil, s.next())
+	w.yield(s.next())
+	select {}
 }
 
 // runBody runs a task's function, recording a panic as the run's failure.
@@ -567,7 +574,7 @@ func (s *Sim) park(what string) {
 	}
 	t.waiting = what
 	if s.closed { // unwinding at Close: give the baton back to Close and stay parked for good
-		s.driver <- struct{}{}
+		t.w.yield(nil)
 		select {}
 	}
 	s.finishStep()
@@ -575,8 +582,7 @@ func (s *Sim) park(what string) {
 	if next == t {
 		return // picked again at once: no goroutine switch
 	}
-	s.handTo(t.w, next)
-	<-t.w.wake
+	t.w.yield(next)
 	if s.closed {
 		panic(errKilled)
 	}
@@ -602,12 +608,11 @@ func (s *Sim) Close() {
 			continue
 		}
 		s.current = t
-		t.w.wake <- struct{}{}
-		<-s.driver
+		t.w.resume()
 		s.current = nil
 	}
 	for _, w := range s.idle {
-		w.wake <- struct{}{} // w.t is nil: the worker exits
+		w.resume() // w.t is nil: the worker exits
 	}
 	s.idle = nil
 	s.runnable = nil
@@ -621,8 +626,11 @@ type simSignal struct {
 	what    string
 	fired   bool
 	waiters []*task
-	onFire  []func()
-	ch      chan struct{}
+	// one is waiters' first backing array: most signals (a call's answer, a sleep) have one
+	// waiter, which then costs no allocation of its own.
+	one    [1]*task
+	onFire []func()
+	ch     chan struct{}
 }
 
 func (g *simSignal) Fire() {
@@ -631,7 +639,7 @@ func (g *simSignal) Fire() {
 	}
 	g.fired = true
 	g.sim.runnable = append(g.sim.runnable, g.waiters...)
-	g.waiters = nil
+	g.waiters, g.one[0] = nil, nil
 	if g.ch != nil {
 		close(g.ch)
 	}
@@ -651,6 +659,9 @@ func (g *simSignal) Wait() {
 	t := g.sim.current
 	if t == nil {
 		panic("rt: Signal.Wait outside a simulated task")
+	}
+	if g.waiters == nil {
+		g.waiters = g.one[:0]
 	}
 	g.waiters = append(g.waiters, t)
 	g.sim.park(g.what)

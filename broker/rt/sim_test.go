@@ -3,6 +3,7 @@ package rt_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -150,6 +151,41 @@ func TestSimCloseUnwindsParkedTasks(t *testing.T) {
 	}))
 	s.Close()
 	assert.Equal(t, 3, unwound)
+}
+
+// A task that ends by runtime.Goexit (a failed require inside a task) still passes the baton
+// on: its deferred calls run, the other tasks go on, and the goroutine driving Run is not
+// ended with it.
+func TestSimTaskGoexit(t *testing.T) {
+	s := rt.NewSim(1)
+	defer s.Close()
+	var log []string
+	err := s.Run(func() {
+		done := s.NewSignal("the exiting task")
+		s.Go("exits", func() {
+			defer done.Fire()
+			defer func() { log = append(log, "deferred") }()
+			s.Sleep(time.Second)
+			runtime.Goexit()
+		})
+		s.Go("other", func() {
+			s.Sleep(2 * time.Second)
+			log = append(log, "other")
+		})
+		done.Wait()
+		s.Sleep(3 * time.Second)
+		log = append(log, "main")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"deferred", "other", "main"}, log)
+	assert.Equal(t, 4*time.Second, s.Elapsed())
+	// The simulation goes on after it, on new and reused workers.
+	require.NoError(t, s.Run(func() {
+		sig := s.NewSignal("x")
+		s.Go("later", func() { s.Sleep(time.Second); sig.Fire() })
+		sig.Wait()
+	}))
+	assert.Equal(t, 5*time.Second, s.Elapsed())
 }
 
 func TestSignalOnFireAndChannel(t *testing.T) {
