@@ -346,7 +346,13 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 	b.mu.Unlock()
 
 	if isNew {
-		b.journal.Record(b.nodeID, journal.NodeJoined, map[string]any{"peer": p.Sender, "reconnected": reconnected})
+		key := p.Sender // every node's entry for this peer has the same attributes
+		if reconnected {
+			key += "\x00reconnected"
+		}
+		b.journal.RecordShared(b.nodeID, journal.NodeJoined, key, func() map[string]any {
+			return map[string]any{"peer": p.Sender, "reconnected": reconnected}
+		})
 		b.BroadcastLocal("$node.connected", map[string]any{"node": summary, "reconnected": reconnected})
 	} else {
 		b.BroadcastLocal("$node.updated", map[string]any{"node": summary})
