@@ -50,7 +50,7 @@ type Broker struct {
 	mu        sync.RWMutex
 	reg       *registry
 	services  []*ServiceInstance
-	localNode *Node
+	localNode *member
 	// pendingMu guards pending and pendingSeq apart from mu: every remote call adds and
 	// drops an entry, and under mu those contended with endpoint selection on other calls.
 	pendingMu  sync.Mutex
@@ -117,10 +117,10 @@ func New(opts Options) (*Broker, error) {
 	_, b.fairWake = opts.Transporter.(transport.BatchWaker)
 	b.nodeIDAttr = b.nodeID
 	b.reg = newRegistry(b)
-	b.localNode = &Node{ID: b.nodeID, Local: true, Available: true, Metadata: opts.Metadata}
+	b.localNode = &member{id: b.nodeID, local: true, available: true, info: &packet.InfoPayload{Metadata: opts.Metadata}}
 	b.reg.nodes[b.nodeID] = b.localNode
 	b.instanceID = b.newID()
-	b.localNode.InstanceID = b.instanceID
+	b.localNode.info.InstanceID = b.instanceID
 	b.middlewares = b.builtinMiddlewares()
 	if h := opts.Hooks.Created; h != nil {
 		h(b)
@@ -284,7 +284,7 @@ func (b *Broker) registerLocal(si *ServiceInstance) {
 		b.reg.localEvents = append(b.reg.localEvents, ee)
 	}
 	b.infoSeq++
-	b.localNode.Seq = b.infoSeq
+	b.localNode.info.Seq = b.infoSeq
 }
 
 // Stop stops services, says DISCONNECT to the cluster and leaves the transport.
@@ -400,10 +400,10 @@ func (b *Broker) WaitForServices(names ...string) {
 func (b *Broker) missingServices(names []string) []string {
 	have := map[string]bool{}
 	for _, n := range b.reg.nodes {
-		if !n.Available {
+		if !n.available {
 			continue
 		}
-		if n.Local {
+		if n.local {
 			for _, si := range b.services {
 				if b.isRegistered(si) {
 					have[si.FullName] = true
@@ -411,7 +411,7 @@ func (b *Broker) missingServices(names []string) []string {
 			}
 			continue
 		}
-		for _, s := range n.Services {
+		for _, s := range n.services() {
 			have[s.FullName] = true
 		}
 	}
@@ -457,9 +457,7 @@ func (b *Broker) Nodes() []Node {
 	defer b.mu.Unlock()
 	var out []Node
 	for _, n := range b.reg.sortedNodes() {
-		c := *n
-		c.lossTimer = nil
-		out = append(out, c)
+		out = append(out, n.public())
 	}
 	return out
 }
@@ -474,7 +472,7 @@ func (b *Broker) Sees(nodeID string) (instanceID string, available bool) {
 	if n == nil {
 		return "", false
 	}
-	return n.InstanceID, n.Available
+	return n.instanceID(), n.available
 }
 
 // Endpoints returns the endpoints of an action, as "node" IDs with their availability.
@@ -485,7 +483,7 @@ func (b *Broker) Endpoints(action string) map[string]bool {
 	if l := b.reg.list(action); l != nil {
 		for _, slot := range l.slots {
 			// An endpoint not made yet has never been blocked.
-			out[slot.node.ID] = slot.node.Available && (slot.ep == nil || slot.ep.available())
+			out[slot.node.id] = slot.node.available && (slot.ep == nil || slot.ep.available())
 		}
 	}
 	return out
@@ -500,8 +498,8 @@ func (b *Broker) ServiceList() []packet.ServiceInfo {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, n := range b.reg.sortedNodes() {
-		if !n.Local && n.Available {
-			out = append(out, n.Services...)
+		if !n.local && n.available {
+			out = append(out, n.services()...)
 		}
 	}
 	return out

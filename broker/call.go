@@ -347,7 +347,7 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 	}
 	if id := ctx.Options.NodeID; id != "" {
 		for i, slot := range list.slots {
-			if slot.node.ID == id {
+			if slot.node.id == id {
 				ep := list.endpoint(i)
 				if !b.endpointAvailable(ep) {
 					return nil, errs.ServiceNotAvailable(ctx.Action, id)
@@ -359,7 +359,7 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 	}
 	if *b.opts.PreferLocal {
 		for _, slot := range list.slots {
-			if slot.node.Local && b.endpointAvailable(slot.ep) {
+			if slot.node.local && b.endpointAvailable(slot.ep) {
 				return slot.ep, nil // before building the candidate list: no allocation
 			}
 		}
@@ -368,7 +368,7 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 	// do not keep it past Select.
 	candidates := b.candidates[:0]
 	for i, slot := range list.slots {
-		if !slot.node.Available {
+		if !slot.node.available {
 			continue // endpointAvailable's first test, before the endpoint is made
 		}
 		if ep := list.endpoint(i); b.endpointAvailable(ep) {
@@ -383,7 +383,7 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 }
 
 func (b *Broker) endpointAvailable(ep *Endpoint) bool {
-	if !ep.node.Available {
+	if !ep.node.available {
 		return false
 	}
 	if b.breakers == nil {

@@ -135,7 +135,7 @@ func (b *Broker) subscriberNodes(event string, groups []string) []string {
 	defer b.mu.Unlock()
 	seen := map[string]bool{}
 	for _, e := range b.reg.events {
-		if e.node.Available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+		if e.node.available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
 			seen[e.nodeID] = true
 		}
 	}
@@ -148,7 +148,7 @@ func (b *Broker) balanceEvent(event string, groups []string) map[string][]string
 	defer b.mu.Unlock()
 	byGroup := map[string][]*eventEndpoint{}
 	for _, e := range b.reg.events {
-		if e.node.Available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
+		if e.node.available && matchEvent(event, e.pattern) && (groups == nil || slices.Contains(groups, e.group)) {
 			byGroup[e.group] = append(byGroup[e.group], e)
 		}
 	}

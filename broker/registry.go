@@ -10,7 +10,7 @@ import (
 	"github.com/faultline/faultline/broker/rt"
 )
 
-// Node is a node of the cluster as this broker knows it.
+// Node is a node of the cluster as this broker knows it (Broker.Nodes returns copies).
 type Node struct {
 	ID         string
 	Local      bool
@@ -27,14 +27,80 @@ type Node struct {
 	Client   packet.ClientInfo
 	IPList   []string
 	Hostname string
-
-	lossTimer rt.Timer
-	pings     []time.Duration
 }
 
 // Summary is the node as published in $node.* event payloads.
 func (n *Node) Summary() map[string]any {
 	return map[string]any{"id": n.ID, "local": n.Local, "available": n.Available, "instanceID": n.InstanceID, "seq": n.Seq}
+}
+
+// member is a node in this broker's registry. Every node of a cluster of N keeps one for each
+// of the N-1 others, so it holds only what changes per observer; what a remote node says of
+// itself stays in its INFO as decoded, which memnet decodes once for the whole network and
+// every observer shares (read-only): a Node's fields copied per observer were ~250 bytes per
+// ordered pair of nodes, a member is ~90.
+type member struct {
+	id        string
+	local     bool
+	available bool
+	// info is the node's last INFO (remote), or what the local node says of itself
+	// (InstanceID, Seq, Metadata; owned by the broker). Nil until a remote node's first INFO.
+	info      *packet.InfoPayload
+	cpu       float64
+	lastSeen  time.Time
+	lossTimer rt.Timer
+	ping      *pingStats // made by the first PONG
+}
+
+// pingStats is a node's last PING round trips and their average.
+type pingStats struct {
+	latency time.Duration
+	rtts    []time.Duration
+}
+
+// services returns what the node's INFO listed (nil before any).
+func (n *member) services() []packet.ServiceInfo {
+	if n.info == nil {
+		return nil
+	}
+	return n.info.Services
+}
+
+// instanceID returns the node's instance ID as its INFO gave it ("" before any).
+func (n *member) instanceID() string {
+	if n.info == nil {
+		return ""
+	}
+	return n.info.InstanceID
+}
+
+func (n *member) seq() int {
+	if n.info == nil {
+		return 0
+	}
+	return n.info.Seq
+}
+
+func (n *member) latency() time.Duration {
+	if n.ping == nil {
+		return 0
+	}
+	return n.ping.latency
+}
+
+// public returns the member as Broker.Nodes shows it.
+func (n *member) public() Node {
+	c := Node{ID: n.id, Local: n.local, Available: n.available, CPU: n.cpu, LastSeen: n.lastSeen, Latency: n.latency()}
+	if i := n.info; i != nil {
+		c.InstanceID, c.Seq, c.Services, c.Metadata = i.InstanceID, i.Seq, i.Services, i.Metadata
+		c.Client, c.IPList, c.Hostname = i.Client, i.IPList, i.Hostname
+	}
+	return c
+}
+
+// summary is Node.Summary of the member.
+func (n *member) summary() map[string]any {
+	return map[string]any{"id": n.id, "local": n.local, "available": n.available, "instanceID": n.instanceID(), "seq": n.seq()}
 }
 
 // Endpoint is one action on one node.
@@ -46,7 +112,7 @@ type Endpoint struct {
 	// Timeout is the action's own timeout, when it declares one (local endpoints only).
 	Timeout *time.Duration
 
-	node    *Node
+	node    *member
 	def     *actionDef // local only
 	handler Handler    // the endpoint's middleware chain
 	id      string     // ID(), built once when the endpoint is registered
@@ -66,7 +132,7 @@ func (e *Endpoint) ID() string {
 	return e.NodeID + ":" + e.Action
 }
 
-func (e *Endpoint) available() bool { return e.node.Available && !e.blocked }
+func (e *Endpoint) available() bool { return e.node.available && !e.blocked }
 
 // endpointList holds every endpoint of one action, in node ID order (or discovery order, with
 // Options.EndpointOrder = EndpointsByDiscovery).
@@ -86,7 +152,7 @@ type endpointList struct {
 // of nodes and action was most of a large cluster's memory. Its fields are all read from the
 // node's services as its INFO listed them, which the slot is replaced with when they change.
 type endpointSlot struct {
-	node *Node
+	node *member
 	ep   *Endpoint // nil until first needed (remote endpoints only)
 }
 
@@ -96,7 +162,7 @@ type eventEndpoint struct {
 	group   string
 	service string
 	nodeID  string
-	node    *Node
+	node    *member
 	local   *localEvent
 }
 
@@ -109,7 +175,7 @@ type localEvent struct {
 
 type registry struct {
 	b       *Broker
-	nodes   map[string]*Node
+	nodes   map[string]*member
 	actions map[string]*endpointList
 	events  []*eventEndpoint
 	// localEvents is this node's own subscriptions, in the order they are in events (they
@@ -122,16 +188,16 @@ type registry struct {
 }
 
 func newRegistry(b *Broker) *registry {
-	return &registry{b: b, nodes: map[string]*Node{}, actions: map[string]*endpointList{}, eventLists: map[string]*endpointList{}}
+	return &registry{b: b, nodes: map[string]*member{}, actions: map[string]*endpointList{}, eventLists: map[string]*endpointList{}}
 }
 
 // sortedNodes returns the known nodes in ID order, for deterministic iteration.
-func (r *registry) sortedNodes() []*Node {
-	out := make([]*Node, 0, len(r.nodes))
+func (r *registry) sortedNodes() []*member {
+	out := make([]*member, 0, len(r.nodes))
 	for _, n := range r.nodes {
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
 }
 
@@ -156,7 +222,7 @@ func (r *registry) listFor(action string) *endpointList {
 // previous one.
 func (r *registry) addSlot(l *endpointList, slot endpointSlot) {
 	l.settle()
-	if i, found := l.find(slot.node.ID, r.sorted()); found {
+	if i, found := l.find(slot.node.id, r.sorted()); found {
 		l.slots[i] = slot
 		return
 	} else if r.sorted() {
@@ -187,11 +253,11 @@ func (l *endpointList) settle() {
 	}
 	add := l.pending
 	l.pending = nil
-	slices.SortFunc(add, func(a, b endpointSlot) int { return strings.Compare(a.node.ID, b.node.ID) })
+	slices.SortFunc(add, func(a, b endpointSlot) int { return strings.Compare(a.node.id, b.node.id) })
 	i, j := len(l.slots)-1, len(add)-1
 	l.slots = slices.Grow(l.slots, len(add))[:len(l.slots)+len(add)]
 	for k := len(l.slots) - 1; j >= 0; k-- {
-		if i >= 0 && l.slots[i].node.ID > add[j].node.ID {
+		if i >= 0 && l.slots[i].node.id > add[j].node.id {
 			l.slots[k] = l.slots[i]
 			i--
 		} else {
@@ -210,11 +276,11 @@ func (r *registry) sorted() bool { return r.b.opts.EndpointOrder != EndpointsByD
 // action instead of a walk over every endpoint of the cluster.
 func (l *endpointList) find(nodeID string, sorted bool) (int, bool) {
 	if sorted {
-		i := sort.Search(len(l.slots), func(i int) bool { return l.slots[i].node.ID >= nodeID })
-		return i, i < len(l.slots) && l.slots[i].node.ID == nodeID
+		i := sort.Search(len(l.slots), func(i int) bool { return l.slots[i].node.id >= nodeID })
+		return i, i < len(l.slots) && l.slots[i].node.id == nodeID
 	}
 	for i, slot := range l.slots {
-		if slot.node.ID == nodeID {
+		if slot.node.id == nodeID {
 			return i, true
 		}
 	}
@@ -232,10 +298,11 @@ func (l *endpointList) endpoint(i int) *Endpoint {
 
 // remoteEndpoint is what registerRemote used to build for each action of a node's INFO: when
 // two of its services list the same action, the last one's (it replaced the first's).
-func remoteEndpoint(n *Node, action string) *Endpoint {
-	ep := &Endpoint{Action: action, NodeID: n.ID, node: n}
-	for i := len(n.Services) - 1; i >= 0; i-- {
-		s := &n.Services[i]
+func remoteEndpoint(n *member, action string) *Endpoint {
+	ep := &Endpoint{Action: action, NodeID: n.id, node: n}
+	services := n.services()
+	for i := len(services) - 1; i >= 0; i-- {
+		s := &services[i]
 		a, ok := s.Actions[action]
 		if !ok {
 			continue
@@ -254,7 +321,7 @@ func remoteEndpoint(n *Node, action string) *Endpoint {
 func (l *endpointList) local() *Endpoint {
 	var ep *Endpoint
 	for _, slot := range l.slots {
-		if slot.node.Local {
+		if slot.node.local {
 			ep = slot.ep
 		}
 	}
@@ -298,13 +365,14 @@ func (r *registry) removeNode(nodeID string, services []packet.ServiceInfo) {
 // registerRemote replaces a node's endpoints with those its INFO lists. The endpoints
 // themselves, and their handlers, are made when first needed (endpointList.endpoint,
 // selectEndpoint): building them has no effect.
-func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
-	r.removeNode(n.ID, old)
-	for si, s := range n.Services {
+func (r *registry) registerRemote(n *member, old []packet.ServiceInfo) {
+	r.removeNode(n.id, old)
+	services := n.services()
+	for si, s := range services {
 		for name := range s.Actions { // each goes to a list of its own: the order is moot
 			// removeNode took the node out of its old services' lists and a node's slots come
 			// only from its INFO: it is in this list only if an earlier service listed the action.
-			if listedBefore(n.Services[:si], name) {
+			if listedBefore(services[:si], name) {
 				r.addSlot(r.listFor(name), endpointSlot{node: n})
 			} else {
 				r.addNewSlot(r.listFor(name), endpointSlot{node: n})
@@ -316,7 +384,7 @@ func (r *registry) registerRemote(n *Node, old []packet.ServiceInfo) {
 			if group == "" {
 				group = s.Name
 			}
-			r.events = append(r.events, &eventEndpoint{pattern: name, group: group, service: s.FullName, nodeID: n.ID, node: n})
+			r.events = append(r.events, &eventEndpoint{pattern: name, group: group, service: s.FullName, nodeID: n.id, node: n})
 		}
 	}
 }

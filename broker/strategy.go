@@ -18,9 +18,9 @@ func newStrategy(name string, r rt.Runtime) (Strategy, error) {
 	case "Random":
 		return random{r}, nil
 	case "CpuUsage":
-		return sampled{r: r, key: func(e *Endpoint) float64 { return e.node.CPU }}, nil
+		return sampled{r: r, key: func(e *Endpoint) float64 { return e.node.cpu }}, nil
 	case "Latency":
-		return sampled{r: r, key: func(e *Endpoint) float64 { return float64(e.node.Latency) }}, nil
+		return sampled{r: r, key: func(e *Endpoint) float64 { return float64(e.node.latency()) }}, nil
 	}
 	return nil, fmt.Errorf("unknown registry strategy %q (RoundRobin, Random, CpuUsage, Latency)", name)
 }

@@ -194,10 +194,10 @@ func (b *Broker) heard(nodeID string, t packet.Type) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := b.reg.nodes[nodeID]
-	if n == nil || !n.Available {
+	if n == nil || !n.available {
 		return
 	}
-	n.LastSeen = b.rt.Now()
+	n.lastSeen = b.rt.Now()
 	if r, ok := n.lossTimer.(rt.Resetter); ok {
 		r.Reset(b.opts.HeartbeatTimeout) // every packet pushes it back: no timer per packet
 		return
@@ -317,36 +317,43 @@ func (b *Broker) sendInfo(target string) {
 func (b *Broker) processInfo(p *packet.InfoPayload) {
 	b.mu.Lock()
 	n := b.reg.nodes[p.Sender]
-	isNew := n == nil || !n.Available
-	reconnected := n != nil && !n.Available
+	isNew := n == nil || !n.available
+	reconnected := n != nil && !n.available
 	if n == nil {
-		n = &Node{ID: p.Sender}
+		n = &member{id: p.Sender}
 		b.reg.nodes[p.Sender] = n
 	}
-	if !isNew && n.InstanceID == p.InstanceID && n.Seq == p.Seq {
+	if !isNew && n.instanceID() == p.InstanceID && n.seq() == p.Seq {
 		b.mu.Unlock()
 		return
 	}
-	if !isNew && n.InstanceID != p.InstanceID {
+	if !isNew && n.instanceID() != p.InstanceID {
 		// The node restarted faster than its loss was noticed.
 		reconnected = true
 		isNew = true
 	}
-	old := n.Services // what its endpoints were registered from
-	n.Available, n.InstanceID, n.Seq, n.Services, n.Metadata = true, p.InstanceID, p.Seq, p.Services, p.Metadata
-	n.Client, n.IPList, n.Hostname = p.Client, p.IPList, p.Hostname
-	n.LastSeen = b.rt.Now()
+	old := n.services() // what its endpoints were registered from
+	// The payload is kept as it is, not copied: it is read-only (memnet hands every receiver
+	// the same one), and a node's next INFO replaces it whole.
+	n.available, n.info = true, p
+	n.lastSeen = b.rt.Now()
 	if n.lossTimer != nil {
 		n.lossTimer.Stop()
 	}
-	nodeID := n.ID
+	nodeID := n.id
 	n.lossTimer = b.rt.AfterFunc(b.opts.HeartbeatTimeout, func() { b.nodeGone(nodeID, true) })
 	b.reg.registerRemote(n, old)
-	summary := n.Summary()
+	summary := n.summary()
 	b.mu.Unlock()
 
 	if isNew {
-		b.journal.Record(b.nodeID, journal.NodeJoined, map[string]any{"peer": p.Sender, "reconnected": reconnected})
+		key := p.Sender // every node's entry for this peer has the same attributes
+		if reconnected {
+			key += "\x00reconnected"
+		}
+		b.journal.RecordShared(b.nodeID, journal.NodeJoined, key, func() map[string]any {
+			return map[string]any{"peer": p.Sender, "reconnected": reconnected}
+		})
 		b.BroadcastLocal("$node.connected", map[string]any{"node": summary, "reconnected": reconnected})
 	} else {
 		b.BroadcastLocal("$node.updated", map[string]any{"node": summary})
@@ -357,9 +364,9 @@ func (b *Broker) processInfo(p *packet.InfoPayload) {
 func (b *Broker) processHeartbeat(p *packet.HeartbeatPayload) {
 	b.mu.Lock()
 	n := b.reg.nodes[p.Sender]
-	known := n != nil && n.Available
+	known := n != nil && n.available
 	if known {
-		n.CPU = p.CPU
+		n.cpu = p.CPU
 	}
 	b.mu.Unlock()
 	if !known {
@@ -372,18 +379,18 @@ func (b *Broker) processHeartbeat(p *packet.HeartbeatPayload) {
 func (b *Broker) nodeGone(nodeID string, unexpected bool) {
 	b.mu.Lock()
 	n := b.reg.nodes[nodeID]
-	if n == nil || !n.Available || n.Local {
+	if n == nil || !n.available || n.local {
 		b.mu.Unlock()
 		return
 	}
-	n.Available = false
+	n.available = false
 	if n.lossTimer != nil {
 		n.lossTimer.Stop()
 		n.lossTimer = nil
 	}
-	b.reg.removeNode(nodeID, n.Services)
-	summary := n.Summary()
-	lastSeen := n.LastSeen
+	b.reg.removeNode(nodeID, n.services())
+	summary := n.summary()
+	lastSeen := n.lastSeen
 	b.mu.Unlock()
 
 	kind := journal.NodeLeft
@@ -447,15 +454,19 @@ func (b *Broker) processPong(p *packet.PongPayload) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if n := b.reg.nodes[p.Sender]; n != nil {
-		n.pings = append(n.pings, rtt)
-		if len(n.pings) > 5 {
-			n.pings = n.pings[1:]
+		if n.ping == nil {
+			n.ping = &pingStats{}
+		}
+		ps := n.ping
+		ps.rtts = append(ps.rtts, rtt)
+		if len(ps.rtts) > 5 {
+			ps.rtts = ps.rtts[1:]
 		}
 		var sum time.Duration
-		for _, d := range n.pings {
+		for _, d := range ps.rtts {
 			sum += d
 		}
-		n.Latency = sum / time.Duration(len(n.pings))
+		ps.latency = sum / time.Duration(len(ps.rtts))
 	}
 }
 

@@ -48,6 +48,10 @@ type Network struct {
 	interceptor Interceptor
 	nodes       map[string]*Transport
 	lastArrival map[link]time.Time
+	// pruneAt is the size of lastArrival at which the simulator drops its past entries, and
+	// prunedAt when it last did (see prune).
+	pruneAt  int
+	prunedAt time.Time
 	// delayed records that some arrival was ever scheduled at a time of its own. Until then
 	// every arrival on the inboxes is due at once, every link's last arrival is the zero time
 	// and lastArrival need not be kept (see schedule).
@@ -83,7 +87,7 @@ func WithJitter(d time.Duration) Option { return func(n *Network) { n.jitter = d
 
 // New returns an empty network on runtime r.
 func New(r rt.Runtime, opts ...Option) *Network {
-	n := &Network{rt: r, nodes: map[string]*Transport{}, lastArrival: map[link]time.Time{}, paused: map[string][]pendingSend{}}
+	n := &Network{rt: r, nodes: map[string]*Transport{}, lastArrival: map[link]time.Time{}, paused: map[string][]pendingSend{}, pruneAt: minPrune}
 	for _, o := range opts {
 		o(n)
 	}
@@ -281,6 +285,10 @@ func (n *Network) schedule(d Delivery, r Route) {
 			at = last
 		}
 		n.lastArrival[l] = at
+		if n.inboxes == nil && len(n.lastArrival) >= minPrune &&
+			(len(n.lastArrival) >= n.pruneAt || !at.Before(n.prunedAt.Add(pruneEvery))) {
+			n.prune()
+		}
 	}
 	if n.inboxes != nil {
 		ib := n.inboxes[d.To]
@@ -295,6 +303,38 @@ func (n *Network) schedule(d Delivery, r Route) {
 	n.mu.Unlock()
 	n.rt.AfterFunc(at.Sub(n.rt.Now()), func() { n.arrive(d, r) })
 }
+
+// prune drops the links whose last arrival is not after now, on the simulator; the caller
+// holds n.mu. Every link a node ever sent on keeps an entry otherwise: N² of them in a
+// cluster of N nodes (~130 bytes each, a million at N = 1,000), while the links with a
+// packet in flight are few. Dropping one changes no arrival: an arrival is due at
+// max(now, at, last), and a last that is not after now adds nothing to that, now or at any
+// later instant (the clock only moves on; an arrival due in the past, from a negative delay,
+// fires now either way). The real runtime's inboxes read the zero time as "at once", which a
+// past last would replace, so they keep every entry.
+func (n *Network) prune() {
+	now := n.rt.Now()
+	// Into a new map: a map does not shrink when entries are deleted, and a cluster's start
+	// has N² packets in flight at once.
+	kept := make(map[link]time.Time)
+	for l, last := range n.lastArrival {
+		if last.After(now) {
+			kept[l] = last
+		}
+	}
+	n.lastArrival = kept
+	// Prune again when the map has doubled (amortized O(1) per arrival), or a virtual second
+	// on: what a start's burst left in flight has arrived by then, and the map does not grow
+	// back to twice that burst when traffic is steady.
+	n.pruneAt, n.prunedAt = max(2*len(n.lastArrival), minPrune), now
+}
+
+const (
+	// minPrune is the fewest links the simulator keeps before pruning: small networks never do.
+	minPrune = 4096
+	// pruneEvery is the least virtual time between two prunes of a map that has not doubled.
+	pruneEvery = time.Second
+)
 
 func (n *Network) arrive(d Delivery, r Route) {
 	n.mu.RLock()
