@@ -323,13 +323,13 @@ func (b *Broker) readyLocalEndpoint(ctx *Context) *Endpoint {
 	var ready *Endpoint
 	if l := b.reg.actions[ctx.Action]; l != nil && len(l.pending) == 0 {
 		for _, slot := range l.slots {
-			if !slot.node.Local {
+			if !slot.node.local {
 				continue
 			}
 			// A node has one slot per action: this is the endpoint pickEndpoint's
 			// preferLocal scan would return, if it is available.
 			ep := slot.ep
-			if ep != nil && ep.handler != nil && ep.node.Available &&
+			if ep != nil && ep.handler != nil && ep.node.available &&
 				(b.breakers == nil || ep.id != "" && b.breakers.allows(ep.id)) {
 				ready = ep
 			}
