@@ -311,10 +311,11 @@ func (b *Broker) selectEndpoint(ctx *Context) (*Endpoint, error) {
 
 // readyLocalEndpoint is selectEndpoint's path for the common call, under b.mu's read lock so
 // that concurrent local calls do not queue on one mutex (at 100 local callers the exclusive
-// lock here was ~79 % of the mutex profile): no node pinned, preferLocal on, and this node's
-// endpoint for the action ready and available. It answers exactly what pickEndpoint would,
-// or nil, and then the exclusive path decides: that path may write (it merges a list's
-// pending slots, names an endpoint for its breaker, builds a chain, moves the round robin).
+// lock here was ~79 % of the mutex profile): no node pinned, preferLocal on, the action's
+// list settled, and this node's endpoint available. It answers exactly what pickEndpoint
+// would, or nil, and then the exclusive path decides: that path may write (it merges a
+// list's pending slots, names a remote endpoint for its breaker, builds a remote chain,
+// moves the round robin).
 func (b *Broker) readyLocalEndpoint(ctx *Context) *Endpoint {
 	if ctx.Options.NodeID != "" || !*b.opts.PreferLocal {
 		return nil
@@ -322,22 +323,21 @@ func (b *Broker) readyLocalEndpoint(ctx *Context) *Endpoint {
 	b.mu.RLock()
 	var ready *Endpoint
 	if l := b.reg.actions[ctx.Action]; l != nil && len(l.pending) == 0 {
-		for _, slot := range l.slots {
-			if !slot.node.local {
-				continue
-			}
-			// A node has one slot per action: this is the endpoint pickEndpoint's
-			// preferLocal scan would return, if it is available.
-			ep := slot.ep
-			if ep != nil && ep.handler != nil && ep.node.available &&
-				(b.breakers == nil || ep.id != "" && b.breakers.allows(ep.id)) {
-				ready = ep
-			}
-			break
-		}
+		ready = b.availableLocal(l)
 	}
 	b.mu.RUnlock()
 	return ready
+}
+
+// availableLocal returns the list's local endpoint when it is available, else nil. It only
+// reads, so it may run under the read lock: a local endpoint is complete from its
+// registration (its chain and its breaker ID: registerLocal, registry.addEndpoint), so
+// endpointAvailable writes nothing for it.
+func (b *Broker) availableLocal(l *endpointList) *Endpoint {
+	if ep := l.local(); ep != nil && b.endpointAvailable(ep) {
+		return ep
+	}
+	return nil
 }
 
 func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
@@ -358,10 +358,8 @@ func (b *Broker) pickEndpoint(ctx *Context) (*Endpoint, error) {
 		return nil, errs.ServiceNotFound(ctx.Action, id)
 	}
 	if *b.opts.PreferLocal {
-		for _, slot := range list.slots {
-			if slot.node.local && b.endpointAvailable(slot.ep) {
-				return slot.ep, nil // before building the candidate list: no allocation
-			}
+		if ep := b.availableLocal(list); ep != nil {
+			return ep, nil // before building the candidate list: no allocation
 		}
 	}
 	// The candidate list lives in b.candidates, reused under b.mu: the built-in strategies

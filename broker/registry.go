@@ -100,7 +100,8 @@ func (n *member) public() Node {
 
 // summary is Node.Summary of the member.
 func (n *member) summary() map[string]any {
-	return map[string]any{"id": n.id, "local": n.local, "available": n.available, "instanceID": n.instanceID(), "seq": n.seq()}
+	c := n.public()
+	return c.Summary()
 }
 
 // Endpoint is one action on one node.
